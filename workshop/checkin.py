@@ -1,0 +1,276 @@
+"""The online check-in flow: what the customer answers and how staff handle it.
+
+Each function is one transaction and the only place its rule lives; portal views,
+staff views, tasks and the demo seeder all call these.
+"""
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+
+from workshop.models import (
+    Appointment,
+    AppointmentEvent,
+    CheckInItem,
+    Customer,
+    Offer,
+    OnlineCheckIn,
+    WorkItem,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User as AbstractBaseUser
+
+Kind = CheckInItem.Kind
+State = CheckInItem.State
+Event = AppointmentEvent.Kind
+
+
+class OfferChoice:
+    """The customer's answer to one offer."""
+
+    ACCEPT = "accept"
+    CONTACT = "contact"
+    NONE = "none"
+    ALL = (ACCEPT, CONTACT, NONE)
+
+
+_KIND_FOR_CHOICE = {
+    OfferChoice.ACCEPT: Kind.OFFER_ACCEPTED,
+    OfferChoice.CONTACT: Kind.OFFER_CONTACT,
+}
+_CHOICE_FOR_KIND: dict[str, str] = {v: k for k, v in _KIND_FOR_CHOICE.items()}
+
+
+class ItemAlreadyHandled(Exception):
+    """Someone else handled the item first."""
+
+
+def record_opened(checkin: OnlineCheckIn) -> bool:
+    """Notes the first time the customer opened the page; later visits change nothing."""
+    now = timezone.now()
+    with transaction.atomic():
+        first = OnlineCheckIn.objects.filter(pk=checkin.pk, opened_at__isnull=True).update(
+            opened_at=now
+        )
+        if first:
+            checkin.opened_at = now
+            AppointmentEvent.objects.create(
+                appointment_id=checkin.appointment_id,
+                at=now,
+                kind=Event.CHECKIN_OPENED,
+                actor=AppointmentEvent.Actor.CUSTOMER,
+            )
+    return bool(first)
+
+
+def offer_choices(checkin: OnlineCheckIn) -> dict[int, str]:
+    """The customer's current answer per offer id, unsent drafts included."""
+    choices: dict[int, str] = {}
+    items = checkin.items.exclude(kind=Kind.REMARK).exclude(state=State.WITHDRAWN)
+    for offer_id, kind in items.order_by("created_at", "pk").values_list("offer_id", "kind"):
+        choices[offer_id] = _CHOICE_FOR_KIND.get(kind, OfferChoice.NONE)
+    return choices
+
+
+def _sent_choice(checkin: OnlineCheckIn, offer: Offer) -> str:
+    latest = (
+        checkin.items.filter(offer=offer, state__in=[State.OPEN, State.HANDLED])
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    return _CHOICE_FOR_KIND.get(latest.kind, OfferChoice.NONE) if latest else OfferChoice.NONE
+
+
+def set_offer_choice(checkin: OnlineCheckIn, offer: Offer, choice: str) -> None:
+    """Saves the customer's answer to one offer as a draft, sent with the check-in.
+
+    Only a change from what staff already have becomes a draft; changing back to the
+    sent answer leaves nothing to send.
+    """
+    if choice not in OfferChoice.ALL:
+        raise ValueError(f"unknown offer choice {choice!r}")
+    with transaction.atomic():
+        OnlineCheckIn.objects.select_for_update().filter(pk=checkin.pk).first()
+        checkin.items.filter(offer=offer, state=State.DRAFT).delete()
+        if choice != _sent_choice(checkin, offer):
+            CheckInItem.objects.create(
+                checkin=checkin,
+                kind=_KIND_FOR_CHOICE.get(choice, Kind.OFFER_DECLINED),
+                offer=offer,
+                offer_name=offer.name,
+                offer_price=offer.price,
+            )
+
+
+def submit_checkin(checkin: OnlineCheckIn) -> list[CheckInItem]:
+    """Sends the customer's draft answers to staff: each becomes an open item.
+
+    A changed offer answer withdraws the earlier one if staff had not handled it yet;
+    if they had, the new answer stays open so they learn of the change. Sending again
+    without new drafts changes nothing, so a double tap or a resubmitted form never
+    duplicates items. Returns the items this call opened.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        locked = OnlineCheckIn.objects.select_for_update().get(pk=checkin.pk)
+        drafts = list(locked.items.filter(state=State.DRAFT).order_by("created_at", "pk"))
+        if not drafts and locked.answered_at is not None:
+            return []
+        opened = []
+        for draft in drafts:
+            if draft.offer_id is not None:
+                replaced = locked.items.filter(offer_id=draft.offer_id, state=State.OPEN).update(
+                    state=State.WITHDRAWN
+                )
+                if draft.kind == Kind.OFFER_DECLINED and replaced:
+                    draft.delete()
+                    continue
+            opened.append(draft)
+        CheckInItem.objects.filter(pk__in=[item.pk for item in opened]).update(
+            state=State.OPEN, submitted_at=now
+        )
+        locked.answered_at = locked.answered_at or now
+        locked.last_answered_at = now
+        # Nothing left open (say, the customer only took an answer back): handled.
+        has_open = bool(opened) or locked.items.filter(state=State.OPEN).exists()
+        locked.handled_at = None if has_open else (locked.handled_at or now)
+        locked.save(update_fields=["answered_at", "last_answered_at", "handled_at"])
+        AppointmentEvent.objects.create(
+            appointment_id=locked.appointment_id,
+            at=now,
+            kind=Event.CHECKIN_ANSWERED,
+            actor=AppointmentEvent.Actor.CUSTOMER,
+            detail="\n".join(str(item) for item in opened),
+        )
+    for item in opened:
+        item.state, item.submitted_at = State.OPEN, now
+    checkin.answered_at, checkin.last_answered_at = locked.answered_at, now
+    checkin.handled_at = locked.handled_at
+    return opened
+
+
+def _mark_handled(item: CheckInItem, by: "AbstractBaseUser", note: str = "") -> None:
+    """Within a transaction that holds the item's lock."""
+    now = timezone.now()
+    item.state = State.HANDLED
+    item.handled_at = now
+    item.handled_by = by  # type: ignore[assignment]
+    item.handling_note = note
+    item.save(update_fields=["state", "handled_at", "handled_by", "handling_note", "work_item"])
+    if not CheckInItem.objects.filter(checkin_id=item.checkin_id, state=State.OPEN).exists():
+        OnlineCheckIn.objects.filter(pk=item.checkin_id).update(handled_at=now)
+
+
+def _lock_open_item(item: CheckInItem) -> CheckInItem:
+    locked = CheckInItem.objects.select_for_update().select_related("checkin").get(pk=item.pk)
+    if locked.state != State.OPEN:
+        raise ItemAlreadyHandled(item.pk)
+    return locked
+
+
+def handle_item(item: CheckInItem, by: "AbstractBaseUser", note: str = "") -> CheckInItem:
+    """Marks an open item handled without a work item (e.g. after calling the customer)."""
+    with transaction.atomic():
+        locked = _lock_open_item(item)
+        _mark_handled(locked, by, note)
+        AppointmentEvent.objects.create(
+            appointment_id=locked.checkin.appointment_id,
+            kind=Event.ITEM_HANDLED,
+            actor=AppointmentEvent.Actor.STAFF,
+            user=by,
+            detail=str(locked),
+            new_value=note,
+        )
+    return locked
+
+
+def convert_item(
+    item: CheckInItem,
+    by: "AbstractBaseUser",
+    *,
+    description: str,
+    notes: str = "",
+    price: Decimal,
+) -> WorkItem:
+    """Turns an open item into a work item and marks it handled, exactly once.
+
+    Two receptionists converting the same item at once get one work item: the second
+    waits for the first's lock, then finds the item handled.
+    """
+    with transaction.atomic():
+        locked = _lock_open_item(item)
+        appointment = Appointment.objects.select_related("dealership").get(
+            pk=locked.checkin.appointment_id
+        )
+        origin = WorkItem.Origin.REMARK if locked.is_remark else WorkItem.Origin.OFFER
+        work_item = WorkItem.objects.create(
+            appointment=appointment,
+            description=description,
+            notes=notes,
+            price=price,
+            vat_rate=appointment.dealership.vat_rate,
+            origin=origin,
+            position=_next_position(appointment),
+            created_by=by,
+        )
+        locked.work_item = work_item
+        _mark_handled(locked, by)
+        AppointmentEvent.objects.create(
+            appointment=appointment,
+            kind=Event.ITEM_CONVERTED,
+            actor=AppointmentEvent.Actor.STAFF,
+            user=by,
+            detail=str(locked),
+            new_value=description,
+        )
+    return work_item
+
+
+def convert_offer(item: CheckInItem, by: "AbstractBaseUser") -> WorkItem:
+    """An accepted offer becomes a work item at the price the customer accepted."""
+    return convert_item(
+        item,
+        by,
+        description=item.offer_name,
+        price=item.offer_price if item.offer_price is not None else Decimal("0.00"),
+    )
+
+
+def _next_position(appointment: Appointment) -> int:
+    last = appointment.work_items.order_by("-position").values_list("position", flat=True).first()
+    return (last or 0) + 1
+
+
+def update_contact(
+    appointment: Appointment, customer: Customer, changes: dict[str, object]
+) -> list[str]:
+    """Applies the customer's new contact details and puts each change on the timeline.
+
+    `changes` maps field names (email, phone, preferred_channel) to new values; fields
+    whose value did not change are skipped. Returns the names of the changed fields.
+    """
+    changed = []
+    with transaction.atomic():
+        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        for field, new in changes.items():
+            old = getattr(locked, field)
+            if str(old or "") == str(new or ""):
+                continue
+            setattr(locked, field, new)
+            changed.append(field)
+            AppointmentEvent.objects.create(
+                appointment=appointment,
+                kind=Event.CONTACT_CHANGED,
+                actor=AppointmentEvent.Actor.CUSTOMER,
+                field=field,
+                old_value=str(old or ""),
+                new_value=str(new or ""),
+            )
+        if changed:
+            locked.save(update_fields=changed)
+            for field in changed:
+                setattr(customer, field, getattr(locked, field))
+    return changed

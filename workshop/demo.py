@@ -1,0 +1,633 @@
+"""Demo data: two dealerships, three weeks of appointments, every check-in state.
+
+Idempotent: every row has a natural key (slug, username, external reference) and is
+only created when missing, so running the seeder twice gives the same data and a
+later run keeps what users did with it. Appointments are laid out around the day of
+the first run; each later day gets a few appointments of its own, so a new user's
+first screen is never empty.
+"""
+
+import io
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image, ImageDraw
+
+from workshop import checkin as flow
+from workshop.booking import PlannedWork, book_appointment
+from workshop.models import (
+    Appointment,
+    Attachment,
+    CheckInItem,
+    Customer,
+    Dealership,
+    Membership,
+    Offer,
+    OfferTranslation,
+    OnlineCheckIn,
+    Role,
+    Vehicle,
+)
+
+DEMO_PASSWORD = "pitlane-demo"  # noqa: S105 - printed by `make run`, demo mode only
+DEMO_USERS = {
+    "reception": Role.RECEPTIONIST,
+    "mechanic": Role.MECHANIC,
+    "manager": Role.MANAGER,
+}
+
+
+@dataclass(frozen=True)
+class DealershipSpec:
+    slug: str
+    name: str
+    street: str
+    postal_code: str
+    city: str
+    country: str
+    phone: str
+    email: str
+    time_zone: str
+    language: str
+    brand_colour: str
+    languages: tuple[str, ...]  # customers' languages, by weight
+
+
+DEALERSHIPS = [
+    DealershipSpec(
+        slug="leiestreek-gent",
+        name="Autohuis Leiestreek Gent",
+        street="Kortrijksesteenweg 1124",
+        postal_code="9051",
+        city="Gent",
+        country="BE",
+        phone="+3292101010",
+        email="service@leiestreek.example",
+        time_zone="Europe/Brussels",
+        language="nl",
+        brand_colour="#0f5c8c",
+        languages=("nl", "nl", "nl", "fr", "fr", "en"),
+    ),
+    DealershipSpec(
+        slug="de-vaart-utrecht",
+        name="Autobedrijf De Vaart Utrecht",
+        street="Europalaan 40",
+        postal_code="3526 KS",
+        city="Utrecht",
+        country="NL",
+        phone="+31302101010",
+        email="werkplaats@devaart.example",
+        time_zone="Europe/Amsterdam",
+        language="nl",
+        brand_colour="#9a3412",
+        languages=("nl", "nl", "nl", "nl", "en", "de"),
+    ),
+]
+
+# name per language, description per language, price
+OFFERS = [
+    (
+        {"nl": "Carwash", "fr": "Lavage extérieur", "en": "Car wash", "de": "Autowäsche"},
+        {
+            "nl": "Uw auto glanst weer: wassen, drogen en velgen reinigen.",
+            "fr": "Votre voiture brille à nouveau : lavage, séchage et jantes.",
+            "en": "Your car shines again: wash, dry and rims cleaned.",
+            "de": "Ihr Auto glänzt wieder: Waschen, Trocknen und Felgenreinigung.",
+        },
+        "19.95",
+        "",
+        True,
+    ),
+    (
+        {
+            "nl": "Interieurreiniging",
+            "fr": "Nettoyage intérieur",
+            "en": "Interior cleaning",
+            "de": "Innenreinigung",
+        },
+        {
+            "nl": "Stofzuigen, ramen binnenzijde en dashboard reinigen.",
+            "fr": "Aspiration, vitres intérieures et tableau de bord.",
+            "en": "Vacuuming, inside windows and dashboard.",
+            "de": "Staubsaugen, Innenscheiben und Armaturenbrett.",
+        },
+        "49.00",
+        "",
+        True,
+    ),
+    (
+        {
+            "nl": "Ruitenwissers vervangen",
+            "fr": "Remplacement des essuie-glaces",
+            "en": "Replace wiper blades",
+            "de": "Scheibenwischer erneuern",
+        },
+        {
+            "nl": "Nieuwe wisserbladen voor: helder zicht in de winter.",
+            "fr": "Nouveaux balais avant : une vue dégagée en hiver.",
+            "en": "New front wiper blades: clear view through winter.",
+            "de": "Neue Wischerblätter vorne: klare Sicht im Winter.",
+        },
+        "39.50",
+        "",
+        True,
+    ),
+    (
+        {
+            "nl": "Airco-onderhoud",
+            "fr": "Entretien climatisation",
+            "en": "Air-conditioning service",
+            "de": "Klimaanlagen-Service",
+        },
+        {
+            "nl": "Koelmiddel bijvullen en het systeem ontsmetten.",
+            "fr": "Recharge de gaz et désinfection du circuit.",
+            "en": "Refrigerant top-up and system disinfection.",
+            "de": "Kältemittel nachfüllen und System desinfizieren.",
+        },
+        "89.00",
+        "https://example.com/airco",
+        True,
+    ),
+    (
+        {
+            "nl": "Winterbanden wissel",
+            "fr": "Montage pneus hiver",
+            "en": "Winter tyre change",
+            "de": "Winterreifenwechsel",
+        },
+        {
+            "nl": "Wissel naar uw winterbanden, inclusief balanceren en opslag.",
+            "fr": "Passage aux pneus hiver, équilibrage et stockage compris.",
+            "en": "Switch to your winter tyres, balancing and storage included.",
+            "de": "Wechsel auf Winterreifen inkl. Auswuchten und Einlagerung.",
+        },
+        "69.00",
+        "",
+        True,
+    ),
+    (
+        {
+            "nl": "Vervangwagen",
+            "fr": "Véhicule de remplacement",
+            "en": "Courtesy car",
+            "de": "Ersatzwagen",
+        },
+        {
+            "nl": "Een vervangwagen voor de duur van het onderhoud.",
+            "fr": "Une voiture de remplacement pendant l'entretien.",
+            "en": "A courtesy car while yours is in the workshop.",
+            "de": "Ein Ersatzwagen für die Dauer der Wartung.",
+        },
+        "25.00",
+        "",
+        False,
+    ),
+    (
+        {
+            "nl": "Koplampen polijsten",
+            "fr": "Polissage des phares",
+            "en": "Headlight polishing",
+            "de": "Scheinwerfer polieren",
+        },
+        {
+            "nl": "Doffe koplampen weer helder, voor beter zicht 's nachts.",
+            "fr": "Des phares ternis redeviennent clairs.",
+            "en": "Dull headlights made clear again for better night vision.",
+            "de": "Matte Scheinwerfer wieder klar für bessere Sicht bei Nacht.",
+        },
+        "59.00",
+        "",
+        True,
+    ),
+]
+
+PLANNED_WORK = {
+    "nl": [
+        ("Grote onderhoudsbeurt", "Volgens fabrieksvoorschrift", "389.00"),
+        ("Kleine onderhoudsbeurt", "", "189.00"),
+        ("Remblokken voor vervangen", "Incl. controle remschijven", "245.50"),
+        ("Periodieke keuring voorbereiden", "", "65.00"),
+        ("Distributieriem vervangen", "Incl. waterpomp", "720.00"),
+        ("Bandenwissel", "", "45.00"),
+        ("Accu testen", "", "0.00"),
+    ],
+    "fr": [
+        ("Grand entretien", "Selon les prescriptions du constructeur", "389.00"),
+        ("Petit entretien", "", "189.00"),
+        ("Remplacement plaquettes avant", "Contrôle des disques compris", "245.50"),
+        ("Préparation contrôle technique", "", "65.00"),
+        ("Remplacement courroie de distribution", "Pompe à eau comprise", "720.00"),
+        ("Changement de pneus", "", "45.00"),
+        ("Test batterie", "", "0.00"),
+    ],
+    "en": [
+        ("Major service", "To the manufacturer's schedule", "389.00"),
+        ("Minor service", "", "189.00"),
+        ("Replace front brake pads", "Brake discs checked", "245.50"),
+        ("Prepare roadworthiness test", "", "65.00"),
+        ("Replace timing belt", "Water pump included", "720.00"),
+        ("Tyre change", "", "45.00"),
+        ("Battery test", "", "0.00"),
+    ],
+    "de": [
+        ("Große Inspektion", "Nach Herstellervorgabe", "389.00"),
+        ("Kleine Inspektion", "", "189.00"),
+        ("Bremsbeläge vorne erneuern", "Inkl. Prüfung der Bremsscheiben", "245.50"),
+        ("HU-Vorbereitung", "", "65.00"),
+        ("Zahnriemen erneuern", "Inkl. Wasserpumpe", "720.00"),
+        ("Reifenwechsel", "", "45.00"),
+        ("Batterietest", "", "0.00"),
+    ],
+}
+
+REMARKS = {
+    "nl": [
+        ("Piepende remmen", "Bij het afremmen hoor ik een hoge pieptoon, vooral 's ochtends."),
+        ("Lampje motorstoring", "Sinds vorige week brandt het oranje motorlampje."),
+        ("Kras op achterbumper", "Kunt u een prijs geven om dit bij te werken? Zie foto."),
+    ],
+    "fr": [
+        ("Bruit au freinage", "J'entends un grincement aigu au freinage, surtout le matin."),
+        ("Voyant moteur", "Le voyant moteur orange est allumé depuis la semaine dernière."),
+    ],
+    "en": [
+        ("Squeaky brakes", "A high-pitched squeak when braking, mostly in the morning."),
+        ("Rattle in the dashboard", "Something rattles behind the dashboard on rough roads."),
+    ],
+    "de": [
+        ("Quietschende Bremsen", "Beim Bremsen höre ich ein hohes Quietschen, vor allem morgens."),
+        (
+            "Klappern im Armaturenbrett",
+            "Auf schlechten Straßen klappert etwas hinter dem Armaturenbrett.",
+        ),
+    ],
+}
+
+FIRST_NAMES = {
+    "nl": ["Jan", "An", "Pieter", "Sofie", "Bram", "Lotte", "Wouter", "Eline", "Tom", "Femke"],
+    "fr": ["Julien", "Camille", "Marie", "Thomas", "Élodie", "Nicolas", "Chloé", "Antoine"],
+    "en": ["James", "Emma", "Oliver", "Sarah", "Daniel", "Grace"],
+    "de": ["Lukas", "Anna", "Jonas", "Lea", "Felix", "Hannah"],
+}
+LAST_NAMES = {
+    "nl": [
+        "Peeters",
+        "Janssens",
+        "De Smet",
+        "Van den Berg",
+        "Bakker",
+        "Visser",
+        "De Vries",
+        "Claes",
+    ],
+    "fr": ["Dubois", "Lambert", "Dupont", "Martin", "Lefèvre", "Leroy", "Renard"],
+    "en": ["Smith", "Taylor", "Brown", "Wilson", "Walker"],
+    "de": ["Müller", "Schmidt", "Schneider", "Fischer", "Weber"],
+}
+VEHICLES = [
+    ("Volkswagen", "Golf 8 1.5 eTSI"),
+    ("Volkswagen", "Polo"),
+    ("Volkswagen", "Tiguan"),
+    ("Audi", "A3 Sportback"),
+    ("Škoda", "Octavia Combi"),
+    ("Peugeot", "208"),
+    ("Renault", "Clio"),
+    ("Toyota", "Yaris Hybrid"),
+    ("BMW", "320d Touring"),
+    ("Kia", "Niro EV"),
+    ("Volvo", "XC40"),
+    ("Tesla", "Model 3"),
+    ("Ford", "Focus"),
+    ("Opel", "Corsa"),
+]
+SLOT_TIMES = [
+    time(8, 0),
+    time(8, 30),
+    time(9, 15),
+    time(10, 0),
+    time(11, 0),
+    time(13, 30),
+    time(14, 30),
+    time(15, 30),
+]
+LETTERS = "BCDFGHJKLNPRSTVXZ"
+
+
+def plate_for(country: str, rng: random.Random) -> str:
+    if country == "BE":
+        letters = "".join(rng.choice(LETTERS) for _ in range(3))
+        return f"{rng.randint(1, 2)}-{letters}-{rng.randint(100, 999)}"
+    return (
+        f"{rng.choice(LETTERS)}{rng.choice(LETTERS)}-{rng.randint(100, 999)}-{rng.choice(LETTERS)}"
+    )
+
+
+def vin_for(rng: random.Random) -> str:
+    alphabet = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
+    return "WVW" + "".join(rng.choice(alphabet) for _ in range(14))
+
+
+def demo_photo(label: str, seed: int) -> bytes:
+    """A small, real JPEG standing in for a customer's photo."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", (960, 720), (rng.randint(60, 120), rng.randint(70, 130), 140))
+    draw = ImageDraw.Draw(image)
+    for _ in range(12):
+        x, y = rng.randint(0, 900), rng.randint(0, 660)
+        draw.ellipse(
+            (x, y, x + rng.randint(40, 200), y + rng.randint(40, 200)), outline="white", width=4
+        )
+    draw.rectangle((0, 640, 960, 720), fill=(20, 20, 20))
+    draw.text((24, 664), label, fill="white")
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
+
+
+class Seeder:
+    def __init__(self, today: date | None = None) -> None:
+        self.now = timezone.now()
+        self.today = today or timezone.localdate()
+        self.log: list[str] = []
+
+    def run(self) -> list[str]:
+        with transaction.atomic():
+            users = self.users()
+            for index, spec in enumerate(DEALERSHIPS):
+                dealership = self.dealership(spec)
+                offers = self.offers(dealership)
+                for user in users.values():
+                    role = DEMO_USERS[user.username]
+                    if role == Role.MECHANIC and index > 0:
+                        continue  # the demo mechanic works in Gent only
+                    Membership.objects.get_or_create(
+                        user=user, dealership=dealership, defaults={"role": role}
+                    )
+                self.appointments(dealership, spec, offers, users["reception"], index)
+        return self.log
+
+    # --- people -------------------------------------------------------------
+    def users(self) -> dict:
+        User = get_user_model()
+        managers, _ = Group.objects.get_or_create(name="Managers")
+        managers.permissions.set(
+            Permission.objects.filter(
+                content_type__app_label__in=["workshop", "auth"],
+                codename__in=[
+                    "view_dealership",
+                    "change_dealership",
+                    "add_offer",
+                    "change_offer",
+                    "delete_offer",
+                    "view_offer",
+                    "add_offertranslation",
+                    "change_offertranslation",
+                    "delete_offertranslation",
+                    "view_offertranslation",
+                    "add_membership",
+                    "change_membership",
+                    "delete_membership",
+                    "view_membership",
+                    "add_user",
+                    "change_user",
+                    "view_user",
+                ],
+            )
+        )
+        names = {
+            "reception": ("Rita", "Receptie"),
+            "mechanic": ("Marc", "Monteur"),
+            "manager": ("Mona", "Manager"),
+        }
+        users = {}
+        for username in DEMO_USERS:
+            first, last = names[username]
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "is_staff": username == "manager",
+                },
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+                self.log.append(f"user {username}")
+            if username == "manager":
+                user.groups.add(managers)
+            users[username] = user
+        return users
+
+    def dealership(self, spec: DealershipSpec) -> Dealership:
+        dealership, created = Dealership.objects.get_or_create(
+            slug=spec.slug,
+            defaults={
+                "name": spec.name,
+                "street": spec.street,
+                "postal_code": spec.postal_code,
+                "city": spec.city,
+                "country": spec.country,
+                "phone": spec.phone,
+                "email": spec.email,
+                "time_zone": spec.time_zone,
+                "language": spec.language,
+                "brand_colour": spec.brand_colour,
+                "currency": "EUR",
+                "vat_rate": Decimal("21.00"),
+            },
+        )
+        if created:
+            self.log.append(f"dealership {spec.name}")
+        return dealership
+
+    def offers(self, dealership: Dealership) -> list[Offer]:
+        offers = []
+        for position, (names, descriptions, price, url, converts) in enumerate(OFFERS, start=1):
+            offer, created = Offer.objects.get_or_create(
+                dealership=dealership,
+                name=names[dealership.language],
+                defaults={
+                    "description": descriptions[dealership.language],
+                    "price": Decimal(price),
+                    "url": url,
+                    "converts_to_work_item": converts,
+                    "position": position,
+                },
+            )
+            if created:
+                OfferTranslation.objects.bulk_create(
+                    OfferTranslation(
+                        offer=offer, language=lang, name=names[lang], description=descriptions[lang]
+                    )
+                    for lang in names
+                    if lang != dealership.language
+                )
+            offers.append(offer)
+        return offers
+
+    # --- appointments -------------------------------------------------------
+    def appointments(self, dealership, spec, offers, receptionist, index) -> None:
+        anchor = Appointment.objects.filter(
+            dealership=dealership, external_ref__startswith="DMS-"
+        ).exists()
+        if not anchor:
+            rng = random.Random(f"{spec.slug}-layout")
+            number = 0
+            for offset in range(-7, 15):
+                day = self.today + timedelta(days=offset)
+                if day.isoweekday() > 5:
+                    continue
+                for slot in sorted(rng.sample(SLOT_TIMES, k=rng.choice([4, 4, 5, 5]))):
+                    number += 1
+                    self.appointment(
+                        dealership, spec, offers, receptionist, f"DMS-{number:05d}", day, slot, rng
+                    )
+        # Whatever day it is, today has a few appointments of its own.
+        today_refs = Appointment.objects.filter(
+            dealership=dealership, external_ref__startswith=f"DMS-{self.today:%Y%m%d}-"
+        )
+        on_today = (
+            Appointment.objects.filter(dealership=dealership)
+            .for_day(self.today, dealership.tz)
+            .count()
+        )
+        if on_today < 3 and not today_refs.exists():
+            rng = random.Random(f"{spec.slug}-{self.today}")
+            for number, slot in enumerate([time(9, 0), time(11, 30), time(15, 0)], start=1):
+                ref = f"DMS-{self.today:%Y%m%d}-{number}"
+                self.appointment(dealership, spec, offers, receptionist, ref, self.today, slot, rng)
+
+    def appointment(self, dealership, spec, offers, receptionist, ref, day, slot, rng) -> None:
+        language = rng.choice(spec.languages)
+        first = rng.choice(FIRST_NAMES[language])
+        last = rng.choice(LAST_NAMES[language])
+        local = first.lower().replace("é", "e").replace("ü", "u")
+        has_phone = rng.random() > 0.1
+        customer = Customer.objects.create(
+            dealership=dealership,
+            first_name=first,
+            last_name=last,
+            email=f"{local}.{rng.randint(10, 99)}@example.com",
+            phone=(
+                f"+32 47{rng.randint(0, 9)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}"
+                if spec.country == "BE"
+                else f"+31 6 {rng.randint(10000000, 99999999)}"
+            )
+            if has_phone
+            else "",
+            preferred_channel="sms" if has_phone and rng.random() < 0.6 else "email",
+            language=language,
+        )
+        make, model = rng.choice(VEHICLES)
+        vehicle = Vehicle.objects.create(
+            dealership=dealership,
+            plate=plate_for(spec.country, rng),
+            vin=vin_for(rng),
+            make=make,
+            model=model,
+            year=rng.randint(2014, 2025),
+            mileage_km=rng.randint(8, 220) * 1000,
+        )
+        starts_at = datetime.combine(day, slot, tzinfo=dealership.tz)
+        work = rng.sample(PLANNED_WORK[language], k=rng.choice([1, 2, 2, 3]))
+        appointment = book_appointment(
+            dealership=dealership,
+            customer=customer,
+            vehicle=vehicle,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(hours=rng.choice([1, 2, 3, 4])),
+            external_ref=ref,
+            advisor=receptionist,
+            planned_work=[PlannedWork(d, Decimal(p), n) for d, n, p in work],
+        )
+        self.checkin_state(appointment, offers, receptionist, rng)
+
+    def checkin_state(self, appointment, offers, receptionist, rng) -> None:
+        """Puts the appointment's check-in where a real one would be by now."""
+        checkin = appointment.checkin
+        lead = timedelta(days=appointment.dealership.invitation_lead_days)
+        until_start = appointment.starts_at - self.now
+        if until_start > lead:
+            return  # not invited yet
+        roll = rng.random()
+        if until_start > timedelta(0) and roll < 0.15:
+            return  # due: the invitation goes out at the next beat
+        if appointment.starts_at < self.now and roll < 0.1:
+            appointment.status = Appointment.Status.NO_SHOW
+            appointment.save(update_fields=["status"])
+        elif appointment.starts_at + timedelta(hours=4) < self.now:
+            appointment.status = Appointment.Status.DONE
+            appointment.save(update_fields=["status"])
+        invited_at = max(appointment.starts_at - lead, appointment.created_at - timedelta(days=20))
+        invited_at = min(invited_at, self.now - timedelta(hours=1))
+        OnlineCheckIn.objects.filter(pk=checkin.pk).update(
+            invited_at=invited_at,
+            invitation_status=rng.choice(
+                [OnlineCheckIn.InvitationStatus.DELIVERED] * 4
+                + [OnlineCheckIn.InvitationStatus.SENT]
+            ),
+        )
+        checkin.refresh_from_db()
+        if roll < 0.3:
+            return  # invited, not opened
+        flow.record_opened(checkin)
+        if roll < 0.45:
+            return  # opened, not answered
+        language = appointment.customer.language
+        for offer in rng.sample(offers, k=rng.choice([0, 1, 2])):
+            flow.set_offer_choice(
+                checkin,
+                offer,
+                rng.choice([flow.OfferChoice.ACCEPT] * 2 + [flow.OfferChoice.CONTACT]),
+            )
+        if rng.random() < 0.6:
+            subject, description = rng.choice(REMARKS[language])
+            remark = CheckInItem.objects.create(
+                checkin=checkin,
+                kind=CheckInItem.Kind.REMARK,
+                subject=subject,
+                description=description,
+            )
+            if rng.random() < 0.7:
+                self.photo(
+                    remark, f"{appointment.vehicle.plate} - {subject}", rng.randint(0, 10_000)
+                )
+        flow.submit_checkin(checkin)
+        # Past appointments and some upcoming ones have been handled by reception.
+        if appointment.starts_at < self.now or roll > 0.8:
+            for item in checkin.items.open():
+                if (
+                    item.kind == CheckInItem.Kind.OFFER_ACCEPTED
+                    and item.offer.converts_to_work_item
+                ):
+                    flow.convert_offer(item, receptionist)
+                else:
+                    flow.handle_item(item, receptionist, note="")
+
+    def photo(self, remark: CheckInItem, label: str, seed: int) -> None:
+        data = demo_photo(label, seed)
+        attachment = Attachment(
+            item=remark,
+            kind=Attachment.Kind.PHOTO,
+            state=Attachment.State.READY,
+            content_type="image/jpeg",
+            size=len(data),
+            original_name="IMG_2041.jpg",
+            checked_at=self.now,
+        )
+        attachment.file.save("photo.jpg", ContentFile(data), save=False)
+        thumb = Image.open(io.BytesIO(data))
+        thumb.thumbnail((320, 320))
+        buffer = io.BytesIO()
+        thumb.save(buffer, "JPEG", quality=75)
+        attachment.thumbnail.save("thumb.jpg", ContentFile(buffer.getvalue()), save=False)
+        attachment.save()

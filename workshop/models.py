@@ -1,0 +1,712 @@
+"""The dealership's domain: who, what car, when, what work, and what the customer sent in."""
+
+import secrets
+import zoneinfo
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from phonenumber_field.modelfields import PhoneNumberField
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+LANGUAGE_CHOICES = [(code, name) for code, name in settings.LANGUAGES]
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("E-mail")
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value})
+
+
+class Dealership(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    slug = models.SlugField(_("short name"), unique=True)
+    street = models.CharField(_("street and number"), max_length=200)
+    postal_code = models.CharField(_("postal code"), max_length=20)
+    city = models.CharField(_("city"), max_length=100)
+    country = models.CharField(
+        _("country"),
+        max_length=2,
+        validators=[RegexValidator(r"^[A-Z]{2}$", _("Use a two-letter country code, like BE."))],
+        help_text=_("Two-letter ISO code; also the default region for phone numbers."),
+    )
+    phone = PhoneNumberField(_("phone"))
+    email = models.EmailField(_("e-mail"))
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="Europe/Brussels", validators=[validate_time_zone]
+    )
+    language = models.CharField(
+        _("default language"), max_length=8, choices=LANGUAGE_CHOICES, default="en"
+    )
+    currency = models.CharField(
+        _("currency"),
+        max_length=3,
+        default="EUR",
+        validators=[
+            RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter currency code, like EUR."))
+        ],
+    )
+    vat_rate = models.DecimalField(
+        _("VAT rate (%)"), max_digits=5, decimal_places=2, default=Decimal("21.00")
+    )
+    brand_colour = models.CharField(
+        _("brand colour"),
+        max_length=7,
+        default="#1d4ed8",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use a colour like #1d4ed8."))],
+    )
+    logo = models.ImageField(_("logo"), upload_to="dealerships/", blank=True)
+    invitation_lead_days = models.PositiveSmallIntegerField(
+        _("invite this many days ahead"), default=3, validators=[MinValueValidator(1)]
+    )
+    sending_starts = models.TimeField(_("send messages from"), default=time(9, 0))
+    sending_ends = models.TimeField(_("send messages until"), default=time(19, 0))
+    sending_days = models.CharField(
+        _("days messages are sent"),
+        max_length=7,
+        default="123456",
+        validators=[RegexValidator(r"^[1-7]{1,7}$", _("List ISO weekdays, 1 = Monday."))],
+        help_text=_("ISO weekday numbers, 1 = Monday … 7 = Sunday."),
+    )
+    reminders_enabled = models.BooleanField(
+        _("send a reminder when the link was not opened"), default=True
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("dealership")
+        verbose_name_plural = _("dealerships")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sending_starts__lt=models.F("sending_ends")),
+                name="dealership_sending_window_not_empty",
+            ),
+            models.CheckConstraint(
+                condition=Q(vat_rate__gte=0) & Q(vat_rate__lt=100), name="dealership_vat_rate_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def address(self) -> str:
+        return f"{self.street}, {self.postal_code} {self.city}"
+
+    def sends_on(self, day: date) -> bool:
+        return str(day.isoweekday()) in self.sending_days
+
+    def local_day_bounds(self, day: date) -> tuple[datetime, datetime]:
+        """The UTC instants at which `day` starts and ends in the dealership's time zone."""
+        start = datetime.combine(day, time.min, tzinfo=self.tz)
+        return start, start + timedelta(days=1)
+
+
+class Role(models.TextChoices):
+    RECEPTIONIST = "receptionist", _("Receptionist")
+    MECHANIC = "mechanic", _("Mechanic")
+    MANAGER = "manager", _("Manager")
+
+
+class Membership(models.Model):
+    """A staff user's place in one dealership, and what they may do there."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    dealership = models.ForeignKey(Dealership, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "dealership"], name="membership_once_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.dealership} ({self.get_role_display()})"
+
+
+class Customer(models.Model):
+    dealership = models.ForeignKey(Dealership, on_delete=models.CASCADE, related_name="customers")
+    first_name = models.CharField(_("first name"), max_length=100)
+    last_name = models.CharField(_("last name"), max_length=100)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = PhoneNumberField(_("mobile phone"), blank=True)
+    preferred_channel = models.CharField(
+        _("preferred channel"), max_length=8, choices=Channel.choices, default=Channel.SMS
+    )
+    language = models.CharField(_("language"), max_length=8, choices=LANGUAGE_CHOICES)
+    # Set when the customer replied STOP to an SMS; no SMS goes out while set.
+    sms_opted_out_at = models.DateTimeField(_("opted out of SMS at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def can_receive(self, channel: str) -> bool:
+        if channel == Channel.SMS:
+            return bool(self.phone) and self.sms_opted_out_at is None
+        return bool(self.email)
+
+    def channels_to_try(self) -> list[str]:
+        """Channels to reach the customer by, preferred first, skipping unusable ones."""
+        other = Channel.EMAIL if self.preferred_channel == Channel.SMS else Channel.SMS
+        return [c for c in (self.preferred_channel, other) if self.can_receive(c)]
+
+
+class Vehicle(models.Model):
+    dealership = models.ForeignKey(Dealership, on_delete=models.CASCADE, related_name="vehicles")
+    plate = models.CharField(_("licence plate"), max_length=20)
+    vin = models.CharField(_("VIN"), max_length=17, blank=True)
+    make = models.CharField(_("make"), max_length=50)
+    model = models.CharField(_("model"), max_length=80)
+    year = models.PositiveSmallIntegerField(_("year"), null=True, blank=True)
+    mileage_km = models.PositiveIntegerField(_("mileage (km)"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("vehicle")
+        verbose_name_plural = _("vehicles")
+        indexes = [
+            # Staff search by plate within a dealership.
+            models.Index(fields=["dealership", "plate"], name="vehicle_plate_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plate} {self.make} {self.model}"
+
+
+class AppointmentQuerySet(models.QuerySet["Appointment"]):
+    def for_dealerships(self, dealerships: "models.QuerySet[Dealership] | list[Dealership]"):
+        return self.filter(dealership__in=dealerships)
+
+    def for_user(self, user: "AbstractBaseUser"):
+        return self.filter(dealership__memberships__user=user)
+
+    def for_day(self, day: date, tz: zoneinfo.ZoneInfo):
+        start = datetime.combine(day, time.min, tzinfo=tz)
+        return self.filter(starts_at__gte=start, starts_at__lt=start + timedelta(days=1))
+
+    def with_open_items(self):
+        """Annotates `has_open_items`: the appointment is pinned for the receptionists."""
+        return self.annotate(
+            has_open_items=Exists(
+                CheckInItem.objects.filter(
+                    checkin__appointment=OuterRef("pk"), state=CheckInItem.State.OPEN
+                )
+            )
+        )
+
+    def pinned(self):
+        return self.with_open_items().filter(has_open_items=True)
+
+    def upcoming(self):
+        return self.filter(status=Appointment.Status.SCHEDULED, starts_at__gt=timezone.now())
+
+
+class Appointment(models.Model):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("Scheduled")
+        CANCELLED = "cancelled", _("Cancelled")
+        DONE = "done", _("Done")
+        NO_SHOW = "no_show", _("No-show")
+
+    dealership = models.ForeignKey(
+        Dealership, on_delete=models.PROTECT, related_name="appointments"
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="appointments")
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.PROTECT, related_name="appointments")
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.SCHEDULED
+    )
+    external_ref = models.CharField(_("DMS reference"), max_length=64)
+    advisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="advised_appointments",
+        verbose_name=_("service advisor"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AppointmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["starts_at"]
+        verbose_name = _("appointment")
+        verbose_name_plural = _("appointments")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dealership", "external_ref"], name="appointment_external_ref_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="appointment_ends_after_start"
+            ),
+        ]
+        indexes = [
+            # The day list and the invitation dispatcher: a dealership's appointments by time.
+            models.Index(fields=["dealership", "starts_at"], name="appointment_day_idx"),
+            # The dispatcher across dealerships: scheduled appointments starting soon.
+            models.Index(fields=["status", "starts_at"], name="appointment_status_start_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_ref} {self.vehicle.plate}"
+
+    @property
+    def local_start(self) -> datetime:
+        return timezone.localtime(self.starts_at, self.dealership.tz)
+
+    @property
+    def local_end(self) -> datetime:
+        return timezone.localtime(self.ends_at, self.dealership.tz)
+
+    @property
+    def has_started(self) -> bool:
+        return self.starts_at <= timezone.now()
+
+    @property
+    def is_pinned(self) -> bool:
+        if hasattr(self, "has_open_items"):
+            return self.has_open_items
+        return CheckInItem.objects.filter(
+            checkin__appointment=self, state=CheckInItem.State.OPEN
+        ).exists()
+
+    def total_price(self) -> Decimal:
+        return sum((item.price for item in self.work_items.all()), Decimal("0.00"))
+
+
+class WorkItem(models.Model):
+    class Origin(models.TextChoices):
+        PLANNED = "planned", _("Planned")
+        STAFF = "staff", _("Added by staff")
+        OFFER = "offer", _("Customer accepted an offer")
+        REMARK = "remark", _("Customer remark")
+
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.CASCADE, related_name="work_items"
+    )
+    description = models.CharField(_("description"), max_length=200)
+    notes = models.TextField(_("notes"), blank=True)
+    price = models.DecimalField(
+        _("price incl. VAT"), max_digits=10, decimal_places=2, default=Decimal("0.00")
+    )
+    vat_rate = models.DecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2)
+    origin = models.CharField(_("origin"), max_length=16, choices=Origin.choices)
+    visible_to_mechanics = models.BooleanField(_("visible to mechanics"), default=True)
+    position = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name = _("work item")
+        verbose_name_plural = _("work items")
+
+    def __str__(self) -> str:
+        return self.description
+
+    @property
+    def vat_amount(self) -> Decimal:
+        return (self.price - self.price / (1 + self.vat_rate / 100)).quantize(Decimal("0.01"))
+
+    @property
+    def is_removable(self) -> bool:
+        """Planned work comes from the DMS and stays; staff remove only what staff added."""
+        return self.origin != self.Origin.PLANNED
+
+
+class OfferQuerySet(models.QuerySet["Offer"]):
+    def active(self):
+        return self.filter(active=True)
+
+
+class Offer(models.Model):
+    """An optional service from the dealership's catalogue."""
+
+    dealership = models.ForeignKey(Dealership, on_delete=models.CASCADE, related_name="offers")
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+    price = models.DecimalField(_("price incl. VAT"), max_digits=10, decimal_places=2)
+    url = models.URLField(_("more information (URL)"), blank=True)
+    active = models.BooleanField(_("offered to customers"), default=True)
+    converts_to_work_item = models.BooleanField(
+        _("accepting adds a work item"),
+        default=True,
+        help_text=_("When staff convert an accepted offer, it becomes a work item at this price."),
+    )
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    objects = OfferQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name = _("offer")
+        verbose_name_plural = _("offers")
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gte=0), name="offer_price_not_negative")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def text_in(self, language: str) -> tuple[str, str]:
+        """Name and description in `language`, falling back to the catalogue's own.
+
+        Uses prefetched `translations` when the caller prefetched them.
+        """
+        for translation in self.translations.all():
+            if translation.language == language:
+                return translation.name, translation.description or self.description
+        return self.name, self.description
+
+
+class OfferTranslation(models.Model):
+    """An offer's name and description for customers in another language."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="translations")
+    language = models.CharField(_("language"), max_length=8, choices=LANGUAGE_CHOICES)
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        verbose_name = _("offer translation")
+        verbose_name_plural = _("offer translations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["offer", "language"], name="offer_translation_once_per_language"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"
+
+
+def new_link_selector() -> str:
+    return secrets.token_urlsafe(6)  # 8 characters, the part looked up in the database
+
+
+def new_link_verifier() -> str:
+    return secrets.token_urlsafe(13)  # 18 characters, 104 bits, compared in constant time
+
+
+class OnlineCheckIn(models.Model):
+    """The customer's side of one appointment: invited, opened, answered, handled."""
+
+    class InvitationStatus(models.TextChoices):
+        NOT_DUE = "not_due", _("Not yet due")
+        QUEUED = "queued", _("Queued")
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+        UNREACHABLE = "unreachable", _("Customer not reachable")
+
+    appointment = models.OneToOneField(
+        Appointment, on_delete=models.CASCADE, related_name="checkin"
+    )
+    # The link is /c/<selector><verifier>: the selector finds the row, the verifier is the secret.
+    link_selector = models.CharField(max_length=16, unique=True, default=new_link_selector)
+    link_verifier = models.CharField(max_length=32, default=new_link_verifier)
+    link_rotated_at = models.DateTimeField(null=True, blank=True)
+    invitation_status = models.CharField(
+        _("invitation"),
+        max_length=16,
+        choices=InvitationStatus.choices,
+        default=InvitationStatus.NOT_DUE,
+    )
+    # The dispatcher run that claimed this invitation (a conditional update sets it).
+    invitation_claim = models.UUIDField(null=True, blank=True, editable=False)
+    invited_at = models.DateTimeField(_("invited at"), null=True, blank=True)
+    reminded_at = models.DateTimeField(_("reminded at"), null=True, blank=True)
+    opened_at = models.DateTimeField(_("first opened at"), null=True, blank=True)
+    answered_at = models.DateTimeField(_("first answered at"), null=True, blank=True)
+    last_answered_at = models.DateTimeField(_("last answered at"), null=True, blank=True)
+    handled_at = models.DateTimeField(_("all items handled at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("online check-in")
+        verbose_name_plural = _("online check-ins")
+        indexes = [
+            # The dispatcher: check-ins whose invitation has not gone out yet.
+            models.Index(
+                fields=["invitation_status"],
+                name="checkin_invitation_due_idx",
+                condition=Q(invitation_status="not_due"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"check-in {self.appointment}"
+
+    @property
+    def token(self) -> str:
+        return f"{self.link_selector}{self.link_verifier}"
+
+    @property
+    def is_answered(self) -> bool:
+        return self.answered_at is not None
+
+    @property
+    def is_closed(self) -> bool:
+        appointment = self.appointment
+        return appointment.status != Appointment.Status.SCHEDULED or appointment.has_started
+
+    def rotate_link(self) -> None:
+        self.link_selector = new_link_selector()
+        self.link_verifier = new_link_verifier()
+        self.link_rotated_at = timezone.now()
+        self.save(update_fields=["link_selector", "link_verifier", "link_rotated_at"])
+
+    @property
+    def progress(self) -> str:
+        """The furthest step reached: invited, opened, answered or handled (or empty)."""
+        if self.handled_at:
+            return "handled"
+        if self.answered_at:
+            return "answered"
+        if self.opened_at:
+            return "opened"
+        if self.invited_at:
+            return "invited"
+        return ""
+
+
+class CheckInItemQuerySet(models.QuerySet["CheckInItem"]):
+    def submitted(self):
+        return self.exclude(state=CheckInItem.State.DRAFT)
+
+    def open(self):
+        return self.filter(state=CheckInItem.State.OPEN)
+
+    def visible_to_mechanics(self):
+        return self.filter(kind=CheckInItem.Kind.REMARK, visible_to_mechanics=True).submitted()
+
+
+class CheckInItem(models.Model):
+    """One thing the customer sent in, which staff must handle.
+
+    While the customer is still filling in the page the item is a draft; sending the
+    check-in opens it; staff handle it. A customer who changes an answer that was
+    already sent withdraws the old item and sends a new one, so staff see both.
+    """
+
+    class Kind(models.TextChoices):
+        OFFER_ACCEPTED = "offer_accepted", _("Accepted offer")
+        OFFER_CONTACT = "offer_contact", _("Wants to be contacted about an offer")
+        OFFER_DECLINED = "offer_declined", _("No longer wants an offer")
+        REMARK = "remark", _("Remark")
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Not sent yet")
+        OPEN = "open", _("Open")
+        HANDLED = "handled", _("Handled")
+        WITHDRAWN = "withdrawn", _("Withdrawn by the customer")
+
+    checkin = models.ForeignKey(OnlineCheckIn, on_delete=models.CASCADE, related_name="items")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.DRAFT)
+    offer = models.ForeignKey(
+        Offer, on_delete=models.PROTECT, null=True, blank=True, related_name="checkin_items"
+    )
+    # What the customer saw when they answered; the catalogue may change later.
+    offer_name = models.CharField(_("offer"), max_length=100, blank=True)
+    offer_price = models.DecimalField(
+        _("offer price incl. VAT"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    subject = models.CharField(_("subject"), max_length=120, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    visible_to_mechanics = models.BooleanField(_("visible to mechanics"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("handled by"),
+    )
+    handling_note = models.TextField(_("note"), blank=True)
+    work_item = models.OneToOneField(
+        WorkItem,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="checkin_item",
+        verbose_name=_("work item"),
+    )
+
+    objects = CheckInItemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("check-in item")
+        verbose_name_plural = _("check-in items")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(state="handled")
+                | (Q(handled_by__isnull=False) & Q(handled_at__isnull=False)),
+                name="checkin_item_handled_has_handler_and_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="remark") | Q(offer__isnull=False),
+                name="checkin_item_offer_kinds_name_offer",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="remark") | ~Q(subject=""),
+                name="checkin_item_remark_has_subject",
+            ),
+            # A customer has at most one unsent answer per offer.
+            models.UniqueConstraint(
+                fields=["checkin", "offer"],
+                condition=Q(state="draft"),
+                name="checkin_item_one_draft_per_offer",
+            ),
+        ]
+        indexes = [
+            # Pinned appointments: does this check-in have open items?
+            models.Index(
+                fields=["checkin"], name="checkin_item_open_idx", condition=Q(state="open")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject or self.offer_name
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == self.State.OPEN
+
+    @property
+    def is_remark(self) -> bool:
+        return self.kind == self.Kind.REMARK
+
+
+def attachment_path(instance: "Attachment", filename: str) -> str:
+    # The customer's file name is kept in `original_name`, never in the storage key.
+    return f"checkins/{instance.item.checkin_id}/{secrets.token_hex(16)}"
+
+
+class Attachment(models.Model):
+    """A photo or video on a remark."""
+
+    class Kind(models.TextChoices):
+        PHOTO = "photo", _("Photo")
+        VIDEO = "video", _("Video")
+
+    class State(models.TextChoices):
+        UPLOADING = "uploading", _("Uploading")
+        CHECKING = "checking", _("Being checked")
+        READY = "ready", _("Ready")
+        REJECTED = "rejected", _("Rejected")
+
+    item = models.ForeignKey(CheckInItem, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(_("file"), upload_to=attachment_path, max_length=255)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    state = models.CharField(
+        _("state"), max_length=16, choices=State.choices, default=State.UPLOADING
+    )
+    content_type = models.CharField(_("content type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
+    original_name = models.CharField(_("file name"), max_length=255)
+    thumbnail = models.ImageField(_("thumbnail"), upload_to="thumbnails/", blank=True)
+    # A JPEG copy of a HEIC photo, for browsers that cannot show HEIC.
+    display_file = models.FileField(upload_to="display/", blank=True, max_length=255)
+    rejection_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class AppointmentEvent(models.Model):
+    """One customer, staff or system action on the appointment's timeline.
+
+    Messages (SMS, e-mail, replies) live in `notifications.Message`; the timeline
+    interleaves both.
+    """
+
+    class Kind(models.TextChoices):
+        CHECKIN_OPENED = "checkin_opened", _("Opened the check-in page")
+        CHECKIN_ANSWERED = "checkin_answered", _("Sent the check-in")
+        CONTACT_CHANGED = "contact_changed", _("Changed contact details")
+        ITEM_HANDLED = "item_handled", _("Handled a check-in item")
+        ITEM_CONVERTED = "item_converted", _("Converted a check-in item to a work item")
+        ITEM_SHARED = "item_shared", _("Changed what mechanics see")
+        WORK_ITEM_ADDED = "work_item_added", _("Added a work item")
+        WORK_ITEM_CHANGED = "work_item_changed", _("Changed a work item")
+        WORK_ITEM_REMOVED = "work_item_removed", _("Removed a work item")
+        LINK_ROTATED = "link_rotated", _("Replaced the check-in link")
+        INVITATION_RESENT = "invitation_resent", _("Resent the invitation")
+        CUSTOMER_UNREACHABLE = "customer_unreachable", _("Customer not reachable")
+        SMS_OPT_OUT = "sms_opt_out", _("Customer opted out of SMS")
+
+    class Actor(models.TextChoices):
+        CUSTOMER = "customer", _("Customer")
+        STAFF = "staff", _("Staff")
+        SYSTEM = "system", _("System")
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    actor = models.CharField(max_length=16, choices=Actor.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # For changed values: which field, from what, to what.
+    field = models.CharField(max_length=64, blank=True)
+    old_value = models.TextField(blank=True)
+    new_value = models.TextField(blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name = _("timeline event")
+        verbose_name_plural = _("timeline events")
+        indexes = [
+            # The appointment page's timeline, oldest first.
+            models.Index(fields=["appointment", "at"], name="event_timeline_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.at:%Y-%m-%d %H:%M})"
