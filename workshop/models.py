@@ -476,6 +476,11 @@ class OnlineCheckIn(models.Model):
         return f"{self.link_selector}{self.link_verifier}"
 
     @property
+    def link(self) -> str:
+        """The customer's link, as it goes into SMS and e-mail."""
+        return f"{settings.SITE_URL}/c/{self.token}"
+
+    @property
     def is_answered(self) -> bool:
         return self.answered_at is not None
 

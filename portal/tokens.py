@@ -1,0 +1,33 @@
+"""Customer links: /c/<selector><verifier>.
+
+The selector (8 characters) finds the row; the verifier (18 characters, 104 bits) is
+the secret, compared in constant time. A malformed, unknown or wrong token all come
+back as None, taking the same path, so a caller cannot tell them apart.
+"""
+
+import hmac
+import re
+
+from workshop.models import OnlineCheckIn
+
+SELECTOR_LENGTH = 8
+TOKEN_LENGTH = 26
+_TOKEN = re.compile(rf"[A-Za-z0-9_-]{{{TOKEN_LENGTH}}}")
+_DUMMY_VERIFIER = "x" * (TOKEN_LENGTH - SELECTOR_LENGTH)
+
+
+def find_checkin(token: str) -> OnlineCheckIn | None:
+    if not _TOKEN.fullmatch(token or ""):
+        token = "!" * TOKEN_LENGTH  # looked up like any other, matches nothing
+    selector, verifier = token[:SELECTOR_LENGTH], token[SELECTOR_LENGTH:]
+    checkin = (
+        OnlineCheckIn.objects.select_related(
+            "appointment__dealership", "appointment__customer", "appointment__vehicle"
+        )
+        .filter(link_selector=selector)
+        .first()
+    )
+    expected = checkin.link_verifier if checkin else _DUMMY_VERIFIER
+    if hmac.compare_digest(expected.encode(), verifier.encode()) and checkin is not None:
+        return checkin
+    return None
