@@ -14,6 +14,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import translation
+from django.views.decorators.csrf import csrf_exempt
 from django_ratelimit.decorators import ratelimit
 
 from portal.tokens import find_checkin
@@ -59,8 +60,16 @@ def page_language(request: HttpRequest, checkin: OnlineCheckIn) -> str:
 
 
 def portal_view(view: PortalView) -> Callable[..., HttpResponse]:
-    """Wraps a view taking (request, checkin, ...) in place of (request, token, ...)."""
+    """Wraps a view taking (request, checkin, ...) in place of (request, token, ...).
 
+    Exempt from Django's CSRF check, on purpose: the secret in the URL is the only
+    credential here (no cookie carries any authority), so a forged post would need the
+    token, with which it could post directly. And the check would refuse honest
+    customers: `Referrer-Policy: no-referrer` makes browsers send `Origin: null` with a
+    form post (and no Referer), and a phone that blocks cookies has no CSRF cookie.
+    """
+
+    @csrf_exempt
     @wraps(view)
     @ratelimit(group="portal", key="ip", rate=portal_rate, block=True)
     def wrapped(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponse:
