@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
 from django_ratelimit.decorators import ratelimit
 
@@ -79,6 +79,8 @@ def portal_view(view: PortalView) -> Callable[..., HttpResponse]:
         language = page_language(request, checkin)
         translation.activate(language)
         request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
+        # Every time on the page is the dealership's local time.
+        timezone.activate(checkin.appointment.dealership.tz)
         if checkin.is_closed:
             response: HttpResponse = TemplateResponse(
                 request,

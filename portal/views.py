@@ -134,26 +134,35 @@ def offer_rows(checkin: OnlineCheckIn, language: str) -> list[OfferRow]:
     ]
 
 
-def summary(checkin: OnlineCheckIn, language: str) -> dict:
-    """What review and done show: answers per offer, remarks, totals."""
+def summary(checkin: OnlineCheckIn, language: str, *, sent_only: bool = False) -> dict:
+    """What review shows (current answers, changes marked) and done shows (what was sent):
+    answers per offer, remarks, totals."""
     work_items = list(checkin.appointment.work_items.all())
     rows = offer_rows(checkin, language)
+    remarks = remarks_of(checkin)
+
+    def choice(row: OfferRow) -> str:
+        return row.answer.sent if sent_only else row.answer.current
+
+    if sent_only:
+        remarks = [remark for remark in remarks if remark.state != CheckInItem.State.DRAFT]
     work_total = sum((item.price for item in work_items), Decimal("0.00"))
-    accepted = [row for row in rows if row.answer.current == flow.OfferChoice.ACCEPT]
+    accepted = [row for row in rows if choice(row) == flow.OfferChoice.ACCEPT]
     services_total = sum((row.offer.price for row in accepted), Decimal("0.00"))
     return {
         "work_items": work_items,
         "work_total": work_total,
         "accepted": accepted,
-        "contact": [row for row in rows if row.answer.current == flow.OfferChoice.CONTACT],
+        "contact": [row for row in rows if choice(row) == flow.OfferChoice.CONTACT],
         "dropped": [
             row
             for row in rows
-            if row.answer.current == flow.OfferChoice.NONE and row.answer.is_changed
+            if not sent_only and choice(row) == flow.OfferChoice.NONE and row.answer.is_changed
         ],
         "services_total": services_total,
         "grand_total": work_total + services_total,
-        "remarks": remarks_of(checkin),
+        "remarks": remarks,
+        "show_status": not sent_only,
     }
 
 
@@ -288,7 +297,11 @@ def done(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
     if not checkin.is_answered:
         return redirect(step_url(checkin, "review"))
     return page(
-        request, checkin, "done", summary(checkin, translation.get_language()), step="review"
+        request,
+        checkin,
+        "done",
+        summary(checkin, translation.get_language(), sent_only=True),
+        step="review",
     )
 
 

@@ -10,7 +10,13 @@ from icalendar import Calendar
 from portal.theme import PAGE_BACKGROUND, contrast, theme_css
 from tests.factories import OfferFactory, RemarkFactory, WorkItemFactory
 from tests.portal.conftest import url
-from workshop.models import Appointment, AppointmentEvent, CheckInItem, OfferTranslation
+from workshop.models import (
+    Appointment,
+    AppointmentEvent,
+    CheckInItem,
+    OfferTranslation,
+    OnlineCheckIn,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +41,8 @@ def test_welcome_greets_by_name_with_the_local_time_address_and_map(client, chec
     assert url(checkin, "calendar") in html
 
 
-def test_times_are_shown_in_the_dealerships_time_zone(client, checkin):
+def test_times_are_shown_in_the_dealerships_time_zone(client, checkin, settings):
+    settings.TIME_ZONE = "UTC"  # the server's zone plays no part
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -46,6 +53,13 @@ def test_times_are_shown_in_the_dealerships_time_zone(client, checkin):
     html = body(client.get(url(checkin, "welcome")))
     assert "09:00" in html
     assert "11:00" in html
+    # "You sent your check-in (1 March, 08:17)": also local time.
+    client.post(url(checkin, "review"))
+    sent = datetime(2031, 3, 1, 7, 17, tzinfo=ZoneInfo("UTC"))
+    OnlineCheckIn.objects.filter(pk=checkin.pk).update(last_answered_at=sent)
+    html = body(client.get(url(checkin, "welcome")))
+    assert "08:17" in html
+    assert "07:17" not in html
 
 
 def test_details_show_the_appointment_the_car_and_the_customer(client, checkin):
@@ -227,6 +241,11 @@ def test_changing_an_answer_after_sending_shows_it_unsent_until_sent_again(clien
     assert "Send changes" in review
     assert review.count("Changed, not sent yet") == 2
     assert "No longer wanted" in review
+    # The confirmation keeps listing what was sent, and says there is more to send.
+    done = body(client.get(url(checkin, "done")))
+    assert "You have changes that are not sent yet." in done
+    assert "Carwash" in done
+    assert "No longer wanted" not in done
     # Staff still have the sent answers until the customer sends again.
     assert set(CheckInItem.objects.open().values_list("kind", "offer_id")) == {
         (Kind.OFFER_ACCEPTED, wash.pk),
