@@ -5,6 +5,8 @@ from portal import views
 app_name = "portal"
 urlpatterns = [
     re_path(r"^theme/(?P<colour>[0-9a-f]{6})\.css$", views.theme, name="theme"),
+    # The link as sent (no trailing slash, to keep the SMS short) opens at once, no redirect.
+    path("<str:token>", views.welcome, name="link"),
     path("<str:token>/", views.welcome, name="welcome"),
     path("<str:token>/contact/", views.contact, name="contact"),
     path("<str:token>/details/", views.details, name="details"),

@@ -218,3 +218,11 @@ def test_a_form_post_from_a_no_referrer_page_is_accepted(checkin):
     )
     assert response.status_code == 302
     assert CheckInItem.objects.filter(subject="Rammel").exists()
+
+
+def test_the_link_as_sent_opens_without_a_redirect(client, checkin, settings):
+    path = checkin.link.removeprefix(settings.SITE_URL)
+    assert path == f"/c/{checkin.token}"
+    response = client.get(path)
+    assert response.status_code == 200
+    assert_private(response)
