@@ -76,7 +76,7 @@ def page(
     index = STEP_NAMES.index(step) if step in STEP_NAMES else len(STEPS) - 1
     return TemplateResponse(
         request,
-        f"portal/{template}.html",
+        f"portal/{template}" if ".html" in template else f"portal/{template}.html",
         {
             "checkin": checkin,
             "token": checkin.token,
@@ -209,13 +209,34 @@ def services(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
     rows = offer_rows(checkin, translation.get_language())
     current = {row.offer.pk: row.answer.current for row in rows}
     form = ServicesForm(request.POST or None, offers=[row.offer for row in rows], current=current)
+    autosave = request.POST.get("autosave", "") if request.htmx else ""  # type: ignore[attr-defined]
     if request.method == "POST" and form.is_valid():
         for offer, choice in form.choices().items():
             if choice != current[offer.pk]:
                 flow.set_offer_choice(checkin, offer, choice)
+        if autosave:
+            return saved_offer(request, checkin, autosave)
         return redirect(next_step_url(checkin, "services"))
     fields = [(row, form[ServicesForm.field_name(row.offer)]) for row in rows]
     return page(request, checkin, "services", {"form": form, "rows": fields})
+
+
+def saved_offer(request: HttpRequest, checkin: OnlineCheckIn, offer_id: str) -> HttpResponse:
+    """One offer's card after htmx saved a changed answer, with its new sent/unsent state."""
+    rows = {str(row.offer.pk): row for row in offer_rows(checkin, translation.get_language())}
+    row = rows.get(offer_id)
+    if row is None:
+        return HttpResponse(status=204)
+    form = ServicesForm(
+        offers=[row.offer], current={row.offer.pk: row.answer.current}, auto_id="id_%s"
+    )
+    return page(
+        request,
+        checkin,
+        "services.html#offer",
+        {"row": row, "field": form[ServicesForm.field_name(row.offer)]},
+        step="services",
+    )
 
 
 @portal_view

@@ -454,3 +454,22 @@ def test_pages_in_another_language_use_that_languages_money_format(checkin):
             Context({"p": Decimal("1234.5"), "d": checkin.appointment.dealership})
         )
     assert rendered == "1.234,50\xa0€"
+
+
+def test_with_htmx_a_changed_offer_answer_is_saved_at_once_and_its_card_comes_back(
+    client, checkin, offers
+):
+    wash, _tyres, _wipers = offers
+    response = client.post(
+        url(checkin, "services"),
+        {**answers(offers, "accept", "none", "none"), "autosave": str(wash.pk)},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    html = body(response)
+    assert html.lstrip().startswith(f'<fieldset class="card offer" id="offer-{wash.pk}"')
+    assert "Changed, not sent yet" in html
+    assert re.search(r'value="accept"[^>]*checked', html)
+    assert "<html" not in html
+    item = CheckInItem.objects.get()
+    assert (item.offer, item.kind, item.state) == (wash, Kind.OFFER_ACCEPTED, State.DRAFT)
