@@ -162,7 +162,8 @@ def summary(checkin: OnlineCheckIn, language: str, *, sent_only: bool = False) -
         "services_total": services_total,
         "grand_total": work_total + services_total,
         "remarks": remarks,
-        "show_status": not sent_only,
+        # Before the first send everything is unsent: the page says so once, not per line.
+        "show_status": checkin.is_answered and not sent_only,
     }
 
 

@@ -205,7 +205,7 @@ def test_answers_to_offers_are_drafts_until_sent(client, checkin, offers):
     ]
     assert items[0].offer_price == Decimal("19.95")
     html = body(client.get(url(checkin, "services")))
-    assert html.count("Changed, not sent yet") == 2
+    assert html.count("Not sent yet") == 2
     assert "You have changes that are not sent yet." in html
 
 
@@ -468,7 +468,7 @@ def test_with_htmx_a_changed_offer_answer_is_saved_at_once_and_its_card_comes_ba
     assert response.status_code == 200
     html = body(response)
     assert html.lstrip().startswith(f'<fieldset class="card offer" id="offer-{wash.pk}"')
-    assert "Changed, not sent yet" in html
+    assert "Not sent yet" in html
     assert re.search(r'value="accept"[^>]*checked', html)
     assert "<html" not in html
     item = CheckInItem.objects.get()
