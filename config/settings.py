@@ -342,3 +342,16 @@ LOGGING = {
         "axes": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }
+
+# --- Customer portal ------------------------------------------------------------
+# Requests to customer links per client address and minute, whatever the token: a belt on
+# top of the 104-bit secret. Generous, as customers behind one carrier NAT share an address.
+PORTAL_REQUESTS_PER_MINUTE = env_int("PORTAL_REQUESTS_PER_MINUTE", 120, minimum=1)
+RATELIMIT_VIEW = "portal.views.rate_limited"
+# The client address as django-axes finds it (CLIENT_IP_HEADERS), so both agree behind a proxy.
+RATELIMIT_IP_META_KEY = "portal.decorators.client_ip"
+# Turns django-ratelimit's refusals into the friendly 429 page; Axes stays last.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("axes.middleware.AxesMiddleware"),
+    "django_ratelimit.middleware.RatelimitMiddleware",
+)

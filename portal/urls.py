@@ -1,2 +1,22 @@
+from django.urls import path, re_path
+
+from portal import views
+
 app_name = "portal"
-urlpatterns: list = []
+urlpatterns = [
+    re_path(r"^theme/(?P<colour>[0-9a-f]{6})\.css$", views.theme, name="theme"),
+    # The link as sent (no trailing slash, to keep the SMS short) opens at once, no redirect.
+    path("<str:token>", views.welcome, name="link"),
+    path("<str:token>/", views.welcome, name="welcome"),
+    path("<str:token>/contact/", views.contact, name="contact"),
+    path("<str:token>/details/", views.details, name="details"),
+    path("<str:token>/work/", views.work, name="work"),
+    path("<str:token>/services/", views.services, name="services"),
+    path("<str:token>/remarks/", views.remarks, name="remarks"),
+    path("<str:token>/remarks/<int:remark_id>/", views.remark_edit, name="remark_edit"),
+    path("<str:token>/remarks/<int:remark_id>/delete/", views.remark_delete, name="remark_delete"),
+    path("<str:token>/review/", views.review, name="review"),
+    path("<str:token>/done/", views.done, name="done"),
+    path("<str:token>/language/", views.language, name="language"),
+    path("<str:token>/calendar.ics", views.calendar, name="calendar"),
+]

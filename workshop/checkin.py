@@ -274,3 +274,87 @@ def update_contact(
             for field in changed:
                 setattr(customer, field, getattr(locked, field))
     return changed
+
+
+class OfferAnswer:
+    """The customer's answer to one offer: what staff have, and what the page shows now."""
+
+    __slots__ = ("current", "sent")
+
+    def __init__(self, current: str = OfferChoice.NONE, sent: str = OfferChoice.NONE) -> None:
+        self.current = current
+        self.sent = sent
+
+    @property
+    def is_changed(self) -> bool:
+        """Changed on the page but not sent yet."""
+        return self.current != self.sent
+
+
+def offer_answers(checkin: OnlineCheckIn) -> dict[int, OfferAnswer]:
+    """Per offer id, the sent answer and the current one (an unsent draft wins); one query."""
+    answers: dict[int, OfferAnswer] = {}
+    items = (
+        checkin.items.exclude(kind=Kind.REMARK)
+        .filter(state__in=[State.DRAFT, State.OPEN, State.HANDLED])
+        .order_by("created_at", "pk")
+        .values_list("offer_id", "kind", "state")
+    )
+    drafts: dict[int, str] = {}
+    for offer_id, kind, state in items:
+        choice = _CHOICE_FOR_KIND.get(kind, OfferChoice.NONE)
+        answer = answers.setdefault(offer_id, OfferAnswer())
+        if state == State.DRAFT:
+            drafts[offer_id] = choice
+        else:
+            answer.sent = choice
+    for offer_id, answer in answers.items():
+        answer.current = drafts.get(offer_id, answer.sent)
+    return answers
+
+
+def add_remark(checkin: OnlineCheckIn, subject: str, description: str) -> CheckInItem:
+    """A new remark, kept as a draft until the customer sends the check-in."""
+    return CheckInItem.objects.create(
+        checkin=checkin, kind=Kind.REMARK, subject=subject, description=description
+    )
+
+
+def change_remark(remark: CheckInItem, subject: str, description: str) -> bool:
+    """Rewrites a remark not sent yet; a sent one stays as staff received it."""
+    changed = CheckInItem.objects.filter(pk=remark.pk, kind=Kind.REMARK, state=State.DRAFT).update(
+        subject=subject, description=description
+    )
+    if changed:
+        remark.subject, remark.description = subject, description
+    return bool(changed)
+
+
+def delete_remark(remark: CheckInItem) -> bool:
+    """Deletes a remark not sent yet, with its files; a sent one stays."""
+    with transaction.atomic():
+        locked = (
+            CheckInItem.objects.select_for_update()
+            .filter(pk=remark.pk, kind=Kind.REMARK, state=State.DRAFT)
+            .first()
+        )
+        if locked is None:
+            return False
+        files = [
+            (field.storage, field.name)
+            for attachment in locked.attachments.all()
+            for field in (attachment.file, attachment.thumbnail, attachment.display_file)
+            if field.name
+        ]
+        locked.delete()
+
+        def delete_files() -> None:
+            for storage, name in files:
+                storage.delete(name)
+
+        transaction.on_commit(delete_files)
+    return True
+
+
+def has_unsent_answers(checkin: OnlineCheckIn) -> bool:
+    return checkin.items.filter(state=State.DRAFT).exists()

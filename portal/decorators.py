@@ -1,0 +1,97 @@
+"""What every response behind a customer link goes through.
+
+`portal_view` rate limits by client address, finds the check-in for the token (a
+malformed, unknown or wrong token all get the same "link not valid" page), shows the
+"closed" page once the appointment started, speaks the customer's language, and marks
+every response private: not indexed, not stored, no referrer.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone, translation
+from django.views.decorators.csrf import csrf_exempt
+from django_ratelimit.decorators import ratelimit
+
+from portal.tokens import find_checkin
+from workshop.checkin import record_opened
+from workshop.models import OnlineCheckIn
+
+LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
+
+PortalView = Callable[..., HttpResponse]
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address from the first header of CLIENT_IP_HEADERS that is present."""
+    for header in settings.AXES_IPWARE_META_PRECEDENCE_ORDER:
+        value = request.META.get(header, "")
+        if value:
+            return value.split(",")[0].strip()
+    return request.META.get("REMOTE_ADDR", "") or "0.0.0.0"  # noqa: S104 - a key, not a bind
+
+
+def portal_rate(group: str, request: HttpRequest) -> str:
+    return f"{settings.PORTAL_REQUESTS_PER_MINUTE}/m"
+
+
+def make_private(response: HttpResponse) -> HttpResponse:
+    response["X-Robots-Tag"] = "noindex"
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def language_session_key(checkin: OnlineCheckIn) -> str:
+    return f"portal-language-{checkin.pk}"
+
+
+def page_language(request: HttpRequest, checkin: OnlineCheckIn) -> str:
+    """The language chosen on this link, else the customer's, else the dealership's."""
+    chosen = request.session.get(language_session_key(checkin))
+    for language in (chosen, checkin.appointment.customer.language):
+        if language in LANGUAGE_CODES:
+            return language
+    return checkin.appointment.dealership.language
+
+
+def portal_view(view: PortalView) -> Callable[..., HttpResponse]:
+    """Wraps a view taking (request, checkin, ...) in place of (request, token, ...).
+
+    Exempt from Django's CSRF check, on purpose: the secret in the URL is the only
+    credential here (no cookie carries any authority), so a forged post would need the
+    token, with which it could post directly. And the check would refuse honest
+    customers: `Referrer-Policy: no-referrer` makes browsers send `Origin: null` with a
+    form post (and no Referer), and a phone that blocks cookies has no CSRF cookie.
+    """
+
+    @csrf_exempt
+    @wraps(view)
+    @ratelimit(group="portal", key="ip", rate=portal_rate, block=True)
+    def wrapped(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        checkin = find_checkin(token)
+        if checkin is None:
+            return make_private(TemplateResponse(request, "portal/invalid.html", status=404))
+        language = page_language(request, checkin)
+        translation.activate(language)
+        request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
+        # Every time on the page is the dealership's local time.
+        timezone.activate(checkin.appointment.dealership.tz)
+        if checkin.is_closed:
+            response: HttpResponse = TemplateResponse(
+                request,
+                "portal/closed.html",
+                {"dealership": checkin.appointment.dealership},
+                status=410,
+            )
+        else:
+            if checkin.opened_at is None:
+                record_opened(checkin)
+            response = view(request, checkin, *args, **kwargs)
+        return make_private(response)
+
+    return wrapped

@@ -1,0 +1,121 @@
+"""The customer's forms. Every message is translated and shown next to its field."""
+
+import phonenumbers
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from phonenumber_field.formfields import PhoneNumberField
+
+from workshop.checkin import OfferChoice
+from workshop.models import Channel, CheckInItem, Customer, Offer
+
+REMARK_DESCRIPTION_MAX = 2000
+
+
+class ContactForm(forms.Form):
+    preferred_channel = forms.ChoiceField(
+        label=_("How should we reach you?"),
+        choices=Channel.choices,
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args: object, region: str, customer: Customer, **kwargs: object) -> None:
+        kwargs.setdefault(
+            "initial",
+            {
+                "preferred_channel": customer.preferred_channel,
+                "phone": customer.phone.as_international if customer.phone else "",
+                "email": customer.email,
+            },
+        )
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # Parsed with the dealership's country as the default region, stored E.164.
+        self.fields["phone"] = PhoneNumberField(
+            label=_("Mobile phone number"),
+            region=region,
+            required=False,
+            widget=forms.TextInput(
+                attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}
+            ),
+        )
+        self.fields["email"] = forms.EmailField(
+            label=_("E-mail address"),
+            required=False,
+            max_length=254,
+            widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        )
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        channel = data.get("preferred_channel")
+        phone = data.get("phone")
+        if channel == Channel.SMS and "phone" not in self.errors:
+            if not phone:
+                self.add_error("phone", _("Enter your mobile number to get text messages."))
+            elif phonenumbers.number_type(phone) == phonenumbers.PhoneNumberType.FIXED_LINE:
+                self.add_error(
+                    "phone", _("This looks like a landline, which cannot receive text messages.")
+                )
+        if channel == Channel.EMAIL and not data.get("email") and "email" not in self.errors:
+            self.add_error("email", _("Enter your e-mail address to get e-mails."))
+        return data
+
+    def changes(self) -> dict[str, object]:
+        data = self.cleaned_data
+        return {
+            "preferred_channel": data["preferred_channel"],
+            "phone": data["phone"] or "",
+            "email": data["email"],
+        }
+
+
+OFFER_CHOICES = [
+    (OfferChoice.ACCEPT, _("Yes, add it")),
+    (OfferChoice.CONTACT, _("Tell me more first")),
+    (OfferChoice.NONE, _("No, thank you")),
+]
+
+
+class ServicesForm(forms.Form):
+    """One radio group per active offer, named `offer-<id>`."""
+
+    def __init__(self, *args: object, offers: list[Offer], current: dict[int, str], **kwargs):
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.offers = offers
+        for offer in offers:
+            self.fields[self.field_name(offer)] = forms.ChoiceField(
+                label=offer.name,
+                choices=OFFER_CHOICES,
+                initial=current.get(offer.pk, OfferChoice.NONE),
+                widget=forms.RadioSelect,
+                required=False,
+            )
+
+    @staticmethod
+    def field_name(offer: Offer) -> str:
+        return f"offer-{offer.pk}"
+
+    def choices(self) -> dict[Offer, str]:
+        """Only the offers the form carried an answer for."""
+        return {
+            offer: self.cleaned_data[self.field_name(offer)]
+            for offer in self.offers
+            if self.cleaned_data.get(self.field_name(offer))
+        }
+
+
+class RemarkForm(forms.Form):
+    subject = forms.CharField(
+        label=_("Subject"),
+        max_length=CheckInItem._meta.get_field("subject").max_length,  # type: ignore[union-attr]
+        help_text=_("For example: noise when braking"),
+    )
+    description = forms.CharField(
+        label=_("Tell us more"),
+        required=False,
+        max_length=REMARK_DESCRIPTION_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("When does it happen? Since when? Optional."),
+    )
+
+    def clean_subject(self) -> str:
+        return self.cleaned_data["subject"].strip()

@@ -1,0 +1,375 @@
+"""The customer's check-in pages behind /c/<token>/. Thin: they read and call the flow.
+
+One page per step, each a plain form that posts and redirects, so the whole check-in
+works without JavaScript; htmx's hx-boost only makes it smoother. Every answer is
+saved as a draft at once; "Send" opens the drafts for the receptionists.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib import messages
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import translation
+from django.utils.functional import Promise
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from portal.decorators import (
+    LANGUAGE_CODES,
+    language_session_key,
+    make_private,
+    portal_view,
+)
+from portal.forms import ContactForm, RemarkForm, ServicesForm
+from portal.ics import appointment_ics
+from portal.theme import theme_css
+from workshop import checkin as flow
+from workshop.models import CheckInItem, Offer, OnlineCheckIn
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    title: str | Promise
+
+
+STEPS = [
+    Step("welcome", gettext_lazy("Welcome")),
+    Step("contact", gettext_lazy("How we reach you")),
+    Step("details", gettext_lazy("Your appointment")),
+    Step("work", gettext_lazy("Planned work")),
+    Step("services", gettext_lazy("Extra services")),
+    Step("remarks", gettext_lazy("Anything we should know?")),
+    Step("review", gettext_lazy("Check and send")),
+]
+STEP_NAMES = [step.name for step in STEPS]
+
+
+def step_url(checkin: OnlineCheckIn, name: str) -> str:
+    return reverse(f"portal:{name}", args=[checkin.token])
+
+
+def next_step_url(checkin: OnlineCheckIn, name: str) -> str:
+    return step_url(checkin, STEP_NAMES[min(STEP_NAMES.index(name) + 1, len(STEPS) - 1)])
+
+
+def page(
+    request: HttpRequest,
+    checkin: OnlineCheckIn,
+    template: str,
+    context: dict | None = None,
+    *,
+    step: str = "",
+    status: int = 200,
+) -> TemplateResponse:
+    """A step page with what every step shows: branding, progress, back and next."""
+    appointment = checkin.appointment
+    step = step or template
+    index = STEP_NAMES.index(step) if step in STEP_NAMES else len(STEPS) - 1
+    return TemplateResponse(
+        request,
+        f"portal/{template}" if ".html" in template else f"portal/{template}.html",
+        {
+            "checkin": checkin,
+            "token": checkin.token,
+            "appointment": appointment,
+            "dealership": appointment.dealership,
+            "customer": appointment.customer,
+            "vehicle": appointment.vehicle,
+            "step": STEPS[index],
+            "step_number": index + 1,
+            "step_count": len(STEPS),
+            "steps": [(i < index, i == index) for i in range(len(STEPS))],
+            "back_url": step_url(checkin, STEP_NAMES[index - 1]) if index else "",
+            "next_url": step_url(checkin, STEP_NAMES[index + 1]) if index < len(STEPS) - 1 else "",
+            "current_step": step,
+            "has_unsent": flow.has_unsent_answers(checkin),
+            **(context or {}),
+        },
+        status=status,
+    )
+
+
+def active_offers(checkin: OnlineCheckIn, language: str) -> list[tuple[Offer, str, str]]:
+    """(offer, name, description) in the page's language; two queries whatever the count."""
+    offers = (
+        Offer.objects.active()
+        .filter(dealership_id=checkin.appointment.dealership_id)
+        .prefetch_related("translations")
+    )
+    return [(offer, *offer.text_in(language)) for offer in offers]
+
+
+def remarks_of(checkin: OnlineCheckIn) -> list[CheckInItem]:
+    """Remarks not withdrawn, files prefetched; two queries whatever the count."""
+    return list(
+        checkin.items.filter(kind=CheckInItem.Kind.REMARK)
+        .exclude(state=CheckInItem.State.WITHDRAWN)
+        .prefetch_related(Prefetch("attachments"))
+        .order_by("created_at", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class OfferRow:
+    offer: Offer
+    name: str
+    description: str
+    answer: flow.OfferAnswer
+
+
+def offer_rows(checkin: OnlineCheckIn, language: str) -> list[OfferRow]:
+    answers = flow.offer_answers(checkin)
+    return [
+        OfferRow(offer, name, description, answers.get(offer.pk, flow.OfferAnswer()))
+        for offer, name, description in active_offers(checkin, language)
+    ]
+
+
+def summary(checkin: OnlineCheckIn, language: str, *, sent_only: bool = False) -> dict:
+    """What review shows (current answers, changes marked) and done shows (what was sent):
+    answers per offer, remarks, totals."""
+    work_items = list(checkin.appointment.work_items.all())
+    rows = offer_rows(checkin, language)
+    remarks = remarks_of(checkin)
+
+    def choice(row: OfferRow) -> str:
+        return row.answer.sent if sent_only else row.answer.current
+
+    if sent_only:
+        remarks = [remark for remark in remarks if remark.state != CheckInItem.State.DRAFT]
+    work_total = sum((item.price for item in work_items), Decimal("0.00"))
+    accepted = [row for row in rows if choice(row) == flow.OfferChoice.ACCEPT]
+    services_total = sum((row.offer.price for row in accepted), Decimal("0.00"))
+    return {
+        "work_items": work_items,
+        "work_total": work_total,
+        "accepted": accepted,
+        "contact": [row for row in rows if choice(row) == flow.OfferChoice.CONTACT],
+        "dropped": [
+            row
+            for row in rows
+            if not sent_only and choice(row) == flow.OfferChoice.NONE and row.answer.is_changed
+        ],
+        "services_total": services_total,
+        "grand_total": work_total + services_total,
+        "remarks": remarks,
+        # Before the first send everything is unsent: the page says so once, not per line.
+        "show_status": checkin.is_answered and not sent_only,
+    }
+
+
+# --- steps -----------------------------------------------------------------------
+
+
+@portal_view
+@require_safe
+def welcome(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+    return page(request, checkin, "welcome")
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def contact(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+    appointment = checkin.appointment
+    form = ContactForm(
+        request.POST or None, region=appointment.dealership.country, customer=appointment.customer
+    )
+    if request.method == "POST" and form.is_valid():
+        if flow.update_contact(appointment, appointment.customer, form.changes()):
+            messages.success(request, _("Your contact details are saved."))
+        return redirect(next_step_url(checkin, "contact"))
+    return page(request, checkin, "contact", {"form": form}, status=400 if form.errors else 200)
+
+
+@portal_view
+@require_safe
+def details(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+    return page(request, checkin, "details")
+
+
+@portal_view
+@require_safe
+def work(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+    work_items = list(checkin.appointment.work_items.all())
+    total = sum((item.price for item in work_items), Decimal("0.00"))
+    return page(request, checkin, "work", {"work_items": work_items, "total": total})
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def services(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+    rows = offer_rows(checkin, translation.get_language())
+    current = {row.offer.pk: row.answer.current for row in rows}
+    form = ServicesForm(request.POST or None, offers=[row.offer for row in rows], current=current)
+    autosave = request.POST.get("autosave", "") if request.htmx else ""  # type: ignore[attr-defined]
+    if request.method == "POST" and form.is_valid():
+        for offer, choice in form.choices().items():
+            if choice != current[offer.pk]:
+                flow.set_offer_choice(checkin, offer, choice)
+        if autosave:
+            return saved_offer(request, checkin, autosave)
+        return redirect(next_step_url(checkin, "services"))
+    fields = [(row, form[ServicesForm.field_name(row.offer)]) for row in rows]
+    return page(request, checkin, "services", {"form": form, "rows": fields})
+
+
+def saved_offer(request: HttpRequest, checkin: OnlineCheckIn, offer_id: str) -> HttpResponse:
+    """One offer's card after htmx saved a changed answer, with its new sent/unsent state."""
+    rows = {str(row.offer.pk): row for row in offer_rows(checkin, translation.get_language())}
+    row = rows.get(offer_id)
+    if row is None:
+        return HttpResponse(status=204)
+    form = ServicesForm(
+        offers=[row.offer], current={row.offer.pk: row.answer.current}, auto_id="id_%s"
+    )
+    return page(
+        request,
+        checkin,
+        "services.html#offer",
+        {"row": row, "field": form[ServicesForm.field_name(row.offer)]},
+        step="services",
+    )
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def remarks(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+    form = RemarkForm(request.POST or None, prefix="new")
+    if request.method == "POST" and form.is_valid():
+        remark = flow.add_remark(
+            checkin, form.cleaned_data["subject"], form.cleaned_data["description"]
+        )
+        messages.success(
+            request, _("Remark added. You can add photos or videos to it below, or add another.")
+        )
+        return redirect(f"{step_url(checkin, 'remarks')}#remark-{remark.pk}")
+    return page(
+        request,
+        checkin,
+        "remarks",
+        {"form": form, "remarks": remarks_of(checkin)},
+        status=400 if form.errors else 200,
+    )
+
+
+def draft_remark(checkin: OnlineCheckIn, remark_id: int) -> CheckInItem:
+    return get_object_or_404(
+        checkin.items,
+        pk=remark_id,
+        kind=CheckInItem.Kind.REMARK,
+        state=CheckInItem.State.DRAFT,
+    )
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def remark_edit(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
+    remark = draft_remark(checkin, remark_id)
+    form = RemarkForm(
+        request.POST or None,
+        initial={"subject": remark.subject, "description": remark.description},
+    )
+    if request.method == "POST" and form.is_valid():
+        flow.change_remark(remark, form.cleaned_data["subject"], form.cleaned_data["description"])
+        messages.success(request, _("Remark saved."))
+        return redirect(f"{step_url(checkin, 'remarks')}#remark-{remark.pk}")
+    return page(
+        request,
+        checkin,
+        "remark_edit",
+        {"form": form, "remark": remark},
+        step="remarks",
+        status=400 if form.errors else 200,
+    )
+
+
+@portal_view
+@require_POST
+def remark_delete(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
+    remark = draft_remark(checkin, remark_id)
+    if flow.delete_remark(remark):
+        messages.success(request, _("Remark deleted."))
+    return redirect(step_url(checkin, "remarks"))
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def review(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+    if request.method == "POST":
+        sent_before = checkin.last_answered_at
+        flow.submit_checkin(checkin)
+        if checkin.last_answered_at != sent_before:  # a double tap sends nothing new
+            pass  # notifications: queue the confirmation here
+        return redirect(step_url(checkin, "done"))
+    return page(request, checkin, "review", summary(checkin, translation.get_language()))
+
+
+@portal_view
+@require_safe
+def done(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+    if not checkin.is_answered:
+        return redirect(step_url(checkin, "review"))
+    return page(
+        request,
+        checkin,
+        "done",
+        summary(checkin, translation.get_language(), sent_only=True),
+        step="review",
+    )
+
+
+# --- around the steps ----------------------------------------------------------------
+
+
+@portal_view
+@require_POST
+def language(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+    """Switches the page language for this link; kept in the session, no JavaScript needed."""
+    chosen = request.POST.get("language", "")
+    if chosen in LANGUAGE_CODES:
+        request.session[language_session_key(checkin)] = chosen
+    back = request.POST.get("next", "")
+    base = reverse("portal:welcome", args=[checkin.token])
+    if not (
+        back.startswith(base)
+        and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})
+    ):
+        back = base
+    return redirect(back)
+
+
+@portal_view
+@require_safe
+def calendar(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+    response = HttpResponse(
+        appointment_ics(checkin.appointment, request.get_host().split(":")[0]),
+        content_type="text/calendar; charset=utf-8",
+    )
+    response["Content-Disposition"] = 'attachment; filename="appointment.ics"'
+    return response
+
+
+@require_safe
+@cache_control(public=True, max_age=365 * 24 * 3600, immutable=True)
+def theme(request: HttpRequest, colour: str) -> HttpResponse:
+    """The brand colour as CSS variables: a stylesheet, so CSP needs no inline styles.
+
+    Its URL names the colour, so it is cached for good and changes with the colour.
+    """
+    return HttpResponse(theme_css(colour), content_type="text/css; charset=utf-8")
+
+
+def rate_limited(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """RATELIMIT_VIEW: too many requests from one address."""
+    response = TemplateResponse(request, "portal/rate_limited.html", status=429)
+    response["Retry-After"] = "60"
+    return make_private(response)
