@@ -12,7 +12,7 @@ from workshop.models import CheckInItem, WorkItem
 PRICE_LIMIT = Decimal("99999999.99")
 
 
-class MoneyField(forms.CharField):
+class MoneyField(forms.Field):
     """A price as receptionists type it: 19,95 or 19.95 or € 1.234,50.
 
     The last comma or dot before one or two digits is the decimal mark; other dots,
@@ -24,13 +24,13 @@ class MoneyField(forms.CharField):
         "too_large": _("That amount is too large."),
     }
 
-    def __init__(self, **kwargs: object) -> None:
-        kwargs.setdefault("max_length", 20)
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    widget = forms.TextInput
 
     def widget_attrs(self, widget: forms.Widget) -> dict[str, str]:
         attrs = super().widget_attrs(widget)
-        attrs.update({"inputmode": "decimal", "autocomplete": "off", "class": "money-input"})
+        attrs.update(
+            {"inputmode": "decimal", "autocomplete": "off", "class": "money-input", "maxlength": "20"}
+        )
         return attrs
 
     def to_python(self, value: object) -> Decimal | None:  # type: ignore[override]

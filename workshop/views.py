@@ -248,6 +248,11 @@ def _dialog(
     )
 
 
+def _posted(request: HttpRequest):
+    """The form data of a POST, even an empty one (an unticked switch sends nothing)."""
+    return request.POST if request.method == "POST" else None
+
+
 def _item(appointment: Appointment, item_pk: int, **filters: object) -> CheckInItem:
     return get_object_or_404(
         CheckInItem.objects.submitted().select_related("offer"),
@@ -323,7 +328,7 @@ def handle_item(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     item = _item(appointment, item_pk)
     if not item.is_open:
         return _already_handled(request, appointment)
-    form = HandleItemForm(request.POST or None)
+    form = HandleItemForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             flow.handle_item(item, request.user, note=form.cleaned_data["note"])  # type: ignore[arg-type]
@@ -347,7 +352,7 @@ def share_item(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     appointment, access = get_appointment(staff_access(request), pk)
     item = _item(appointment, item_pk, kind=CheckInItem.Kind.REMARK)
     form = ShareForm(
-        request.POST or None, initial={"visible_to_mechanics": item.visible_to_mechanics}
+        _posted(request), initial={"visible_to_mechanics": item.visible_to_mechanics}
     )
     if request.method == "POST" and form.is_valid():
         visible = form.cleaned_data["visible_to_mechanics"]
@@ -380,7 +385,7 @@ def _work_item(appointment: Appointment, work_item_pk: int) -> WorkItem:
 @require_http_methods(["GET", "POST"])
 def add_work_item(request: HttpRequest, pk: int) -> HttpResponse:
     appointment, access = get_appointment(staff_access(request), pk)
-    form = WorkItemForm(request.POST or None)
+    form = WorkItemForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         flow.add_work_item(appointment, request.user, **form.cleaned_data)  # type: ignore[arg-type]
         return _done(request, appointment, _("Work item added."))
@@ -399,7 +404,7 @@ def add_work_item(request: HttpRequest, pk: int) -> HttpResponse:
 def edit_work_item(request: HttpRequest, pk: int, work_item_pk: int) -> HttpResponse:
     appointment, access = get_appointment(staff_access(request), pk)
     work_item = _work_item(appointment, work_item_pk)
-    form = WorkItemForm.for_work_item(work_item, request.POST or None)
+    form = WorkItemForm.for_work_item(work_item, _posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             flow.change_work_item(work_item, request.user, **form.cleaned_data)  # type: ignore[arg-type]
