@@ -1,6 +1,8 @@
 """The appointment page: what the customer sent, turned into work, each step on the timeline."""
 
 import re
+import time
+from urllib.parse import parse_qs, urlsplit
 from decimal import Decimal
 
 import pytest
@@ -429,3 +431,62 @@ def test_the_appointment_page_runs_a_fixed_number_of_queries(
     # session, user, memberships, appointment, work items, items, attachments, events, messages
     with django_assert_num_queries(9):
         staff_client.get(reverse("workshop:appointment", args=[appointment.pk]))
+
+
+def test_videos_are_served_in_byte_ranges_for_seeking(staff_client, visit, media_root):
+    appointment, made = visit
+    clip = video(made["remarks"][0])
+    url = reverse("workshop:attachment", args=[clip.pk, "file"])
+    whole = b"".join(staff_client.get(url).streaming_content)
+    assert whole == b"\x00\x00\x00\x18ftypmp42"
+    part = staff_client.get(url, headers={"Range": "bytes=4-7"})
+    assert part.status_code == 206
+    assert part["Content-Range"] == f"bytes 4-7/{len(whole)}"
+    assert b"".join(part.streaming_content) == b"ftyp"
+    tail = staff_client.get(url, headers={"Range": "bytes=-4"})
+    assert b"".join(tail.streaming_content) == b"mp42"
+    beyond = staff_client.get(url, headers={"Range": "bytes=99-"})
+    assert beyond.status_code == 416
+    assert beyond["Content-Range"] == f"bytes */{len(whole)}"
+
+
+def test_on_s3_media_are_a_redirect_to_a_short_lived_signed_url(staff_client, visit, settings):
+    """The bucket is private: staff get a presigned GET that expires in minutes.
+
+    Presigning is computed locally by boto3, so no S3 server is needed to check it.
+    """
+    from workshop.models import Attachment
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": "pitlane-media",
+                "endpoint_url": "http://127.0.0.1:9",
+                "access_key": "test",
+                "secret_key": "test-secret",
+                "region_name": "us-east-1",
+                "querystring_auth": True,
+            },
+        },
+    }
+    appointment, made = visit
+    attachment = Attachment.objects.create(
+        item=made["remarks"][0],
+        file="checkins/1/0123abcd",
+        kind=Attachment.Kind.PHOTO,
+        state=Attachment.State.READY,
+        content_type="image/jpeg",
+        original_name="IMG_1.jpg",
+    )
+    response = staff_client.get(reverse("workshop:attachment", args=[attachment.pk, "file"]))
+    assert response.status_code == 302
+    location = response["Location"]
+    assert location.startswith("http://127.0.0.1:9/pitlane-media/checkins/1/0123abcd?")
+    query = parse_qs(urlsplit(location).query)
+    assert "Signature" in query or "X-Amz-Signature" in query
+    if "Expires" in query:  # signature version 2: an instant
+        assert 0 < int(query["Expires"][0]) - time.time() <= 301
+    else:
+        assert query["X-Amz-Expires"] == ["300"]
