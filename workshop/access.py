@@ -119,7 +119,7 @@ def get_appointment(
 
 def mechanic_items(items: QuerySet[CheckInItem]) -> QuerySet[CheckInItem]:
     """What mechanics may see of the customer's answers: the remarks shared with them."""
-    return items.visible_to_mechanics()
+    return items.visible_to_mechanics()  # type: ignore[attr-defined]
 
 
 def get_attachment(access: StaffAccess, pk: int) -> Attachment:
@@ -144,8 +144,7 @@ def get_attachment(access: StaffAccess, pk: int) -> Attachment:
     appointment = attachment.item.checkin.appointment
     there = access.working_in(appointment.dealership_id)
     if there.is_mechanic and (
-        not attachment.item.visible_to_mechanics
-        or appointment.local_start.date() != there.today()
+        not attachment.item.visible_to_mechanics or appointment.local_start.date() != there.today()
     ):
         raise Http404("Not shared with mechanics")
     return attachment

@@ -286,9 +286,7 @@ class WorkItemNotRemovable(Exception):
 def share_item(item: CheckInItem, by: "AbstractBaseUser", *, visible: bool) -> CheckInItem:
     """Shows a remark and its media to the mechanics, or hides it again."""
     with transaction.atomic():
-        locked = (
-            CheckInItem.objects.select_for_update().select_related("checkin").get(pk=item.pk)
-        )
+        locked = CheckInItem.objects.select_for_update().select_related("checkin").get(pk=item.pk)
         if not locked.is_remark or locked.state == State.DRAFT:
             raise ValueError("only a sent remark can be shared with mechanics")
         if locked.visible_to_mechanics == visible:

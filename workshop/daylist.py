@@ -44,7 +44,9 @@ def normalised_plate(text: str) -> str:
 
 def _with_open_count(queryset: QuerySet[Appointment]) -> QuerySet[Appointment]:
     open_items = (
-        CheckInItem.objects.filter(checkin__appointment=OuterRef("pk"), state=CheckInItem.State.OPEN)
+        CheckInItem.objects.filter(
+            checkin__appointment=OuterRef("pk"), state=CheckInItem.State.OPEN
+        )
         .order_by()
         .values("checkin")
         .annotate(n=Count("pk"))
@@ -93,7 +95,9 @@ class AppointmentList:
         qs = qs.annotate(
             plate_key=Upper(
                 Replace(
-                    Replace(Replace("vehicle__plate", Value("-"), Value("")), Value(" "), Value("")),
+                    Replace(
+                        Replace("vehicle__plate", Value("-"), Value("")), Value(" "), Value("")
+                    ),
                     Value("."),
                     Value(""),
                 )
@@ -116,15 +120,16 @@ class AppointmentList:
         """The rows, in one query whatever their number."""
         qs = self.queryset().select_related("customer", "vehicle", "checkin", "advisor")
         appointments = list(self._ordered(qs))
-        self.pinned = [a for a in appointments if a.open_count]
-        self.rows = [a for a in appointments if not a.open_count]
+        # `open_count` is the annotation above; `has_open_items` is what `is_pinned` reads.
+        self.pinned = [a for a in appointments if a.open_count]  # type: ignore[attr-defined]
+        self.rows = [a for a in appointments if not a.open_count]  # type: ignore[attr-defined]
         for appointment in appointments:
-            appointment.has_open_items = bool(appointment.open_count)
+            appointment.has_open_items = bool(appointment.open_count)  # type: ignore[attr-defined]
         return self
 
     def fingerprint(self) -> str:
         """What the list shows, hashed: one small query, no rendering."""
-        values = self._ordered(self.queryset()).values_list(
+        values = self._ordered(self.queryset()).values_list(  # type: ignore[misc]  # annotated
             "pk",
             "starts_at",
             "status",

@@ -29,7 +29,12 @@ class MoneyField(forms.Field):
     def widget_attrs(self, widget: forms.Widget) -> dict[str, str]:
         attrs = super().widget_attrs(widget)
         attrs.update(
-            {"inputmode": "decimal", "autocomplete": "off", "class": "money-input", "maxlength": "20"}
+            {
+                "inputmode": "decimal",
+                "autocomplete": "off",
+                "class": "money-input",
+                "maxlength": "20",
+            }
         )
         return attrs
 

@@ -31,7 +31,9 @@ class CardMediaFetcher(URLFetcher):
     def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
         if url == f"{SCHEME}logo" and self.logo:
             return self._read(url, self.logo, "image/png")
-        attachment = self.attachments.get(url.removeprefix(SCHEME)) if url.startswith(SCHEME) else None
+        attachment = (
+            self.attachments.get(url.removeprefix(SCHEME)) if url.startswith(SCHEME) else None
+        )
         if attachment is None:
             raise ValueError(f"not on this card: {url[:40]}")
         field = attachment.thumbnail or attachment.display_file or attachment.file

@@ -29,6 +29,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
 
 from notifications.timeline import timeline_for
 from workshop import checkin as flow
@@ -49,6 +50,13 @@ from workshop.forms import (
 )
 from workshop.models import Appointment, Attachment, CheckInItem, WorkItem
 
+
+class HtmxHttpRequest(HttpRequest):
+    """A request as our middleware leaves it: `request.htmx` says whether htmx asked."""
+
+    htmx: HtmxDetails
+
+
 # How often the receptionist's open list asks whether anything changed.
 LIST_REFRESH_SECONDS = 5
 # Changes on the appointment page: the page reloads its body when it hears this.
@@ -59,7 +67,9 @@ SIGNED_URL_SECONDS = 300
 APPOINTMENT_PAGE = "workshop/appointment.html"
 
 
-def _page(request: HttpRequest, access: StaffAccess, template: str, context: dict) -> TemplateResponse:
+def _page(
+    request: HttpRequest, access: StaffAccess, template: str, context: dict
+) -> TemplateResponse:
     return TemplateResponse(
         request,
         template,
@@ -90,7 +100,7 @@ def _list_url(**params: object) -> str:
 
 @login_required
 @require_GET
-def appointment_list(request: HttpRequest) -> HttpResponse:
+def appointment_list(request: HtmxHttpRequest) -> HttpResponse:
     access = staff_access(request)
     if access.is_mechanic:
         return redirect("workshop:workshop_day")
@@ -139,7 +149,7 @@ def appointment_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def switch_dealership(request: HttpRequest) -> HttpResponse:
+def switch_dealership(request: HtmxHttpRequest) -> HttpResponse:
     with contextlib.suppress(ValueError):
         choose_dealership(request, int(request.POST.get("dealership", "")))
     return redirect("workshop:appointments")
@@ -208,7 +218,7 @@ def _progress_steps(checkin) -> list[dict]:
 
 @login_required
 @require_GET
-def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def appointment_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     appointment, access = get_appointment(staff_access(request), pk)
     template = APPOINTMENT_PAGE
     if request.htmx and request.htmx.target == "appointment-body":
@@ -216,7 +226,7 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _page(request, access, template, _appointment_context(appointment))
 
 
-def _done(request: HttpRequest, appointment: Appointment, message: str) -> HttpResponse:
+def _done(request: HtmxHttpRequest, appointment: Appointment, message: str) -> HttpResponse:
     """After a change: htmx hears an event and reloads the page body; otherwise a redirect."""
     messages.success(request, message)
     if request.htmx:
@@ -227,7 +237,7 @@ def _done(request: HttpRequest, appointment: Appointment, message: str) -> HttpR
 
 
 def _dialog(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     access: StaffAccess,
     appointment: Appointment,
     *,
@@ -256,7 +266,7 @@ def _dialog(
     )
 
 
-def _posted(request: HttpRequest):
+def _posted(request: HtmxHttpRequest):
     """The form data of a POST, even an empty one (an unticked switch sends nothing)."""
     return request.POST if request.method == "POST" else None
 
@@ -270,7 +280,7 @@ def _item(appointment: Appointment, item_pk: int, **filters: object) -> CheckInI
     )
 
 
-def _already_handled(request: HttpRequest, appointment: Appointment) -> HttpResponse:
+def _already_handled(request: HtmxHttpRequest, appointment: Appointment) -> HttpResponse:
     messages.warning(request, _("Someone else handled this item first; nothing was added."))
     if request.htmx:
         response = HttpResponse(status=204)
@@ -281,7 +291,7 @@ def _already_handled(request: HttpRequest, appointment: Appointment) -> HttpResp
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def convert_item(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+def convert_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
     """A remark's add-work-item dialog, prefilled; confirm or cancel both handle the remark."""
     appointment, access = get_appointment(staff_access(request), pk)
     item = _item(appointment, item_pk, kind=CheckInItem.Kind.REMARK)
@@ -312,7 +322,7 @@ def convert_item(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def convert_offer(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+def convert_offer(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
     """An accepted offer whose catalogue entry converts: its work item at the offer's price."""
     appointment, _access = get_appointment(staff_access(request), pk)
     item = _item(
@@ -330,7 +340,7 @@ def convert_offer(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def handle_item(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+def handle_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
     """Marks an item handled, with an optional note (say, after calling the customer)."""
     appointment, access = get_appointment(staff_access(request), pk)
     item = _item(appointment, item_pk)
@@ -355,13 +365,11 @@ def handle_item(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def share_item(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+def share_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
     """One switch: the remark and its media visible to mechanics, or not."""
     appointment, access = get_appointment(staff_access(request), pk)
     item = _item(appointment, item_pk, kind=CheckInItem.Kind.REMARK)
-    form = ShareForm(
-        _posted(request), initial={"visible_to_mechanics": item.visible_to_mechanics}
-    )
+    form = ShareForm(_posted(request), initial={"visible_to_mechanics": item.visible_to_mechanics})
     if request.method == "POST" and form.is_valid():
         visible = form.cleaned_data["visible_to_mechanics"]
         flow.share_item(item, request.user, visible=visible)  # type: ignore[arg-type]
@@ -391,7 +399,7 @@ def _work_item(appointment: Appointment, work_item_pk: int) -> WorkItem:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def add_work_item(request: HttpRequest, pk: int) -> HttpResponse:
+def add_work_item(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     appointment, access = get_appointment(staff_access(request), pk)
     form = WorkItemForm(_posted(request))
     if request.method == "POST" and form.is_valid():
@@ -409,7 +417,7 @@ def add_work_item(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def edit_work_item(request: HttpRequest, pk: int, work_item_pk: int) -> HttpResponse:
+def edit_work_item(request: HtmxHttpRequest, pk: int, work_item_pk: int) -> HttpResponse:
     appointment, access = get_appointment(staff_access(request), pk)
     work_item = _work_item(appointment, work_item_pk)
     form = WorkItemForm.for_work_item(work_item, _posted(request))
@@ -435,7 +443,7 @@ def edit_work_item(request: HttpRequest, pk: int, work_item_pk: int) -> HttpResp
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def remove_work_item(request: HttpRequest, pk: int, work_item_pk: int) -> HttpResponse:
+def remove_work_item(request: HtmxHttpRequest, pk: int, work_item_pk: int) -> HttpResponse:
     appointment, access = get_appointment(staff_access(request), pk)
     work_item = _work_item(appointment, work_item_pk)
     if request.method == "POST":
@@ -453,7 +461,7 @@ def remove_work_item(request: HttpRequest, pk: int, work_item_pk: int) -> HttpRe
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def rotate_link(request: HttpRequest, pk: int) -> HttpResponse:
+def rotate_link(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A new customer link; the old one stops working (confirmation first)."""
     appointment, access = get_appointment(staff_access(request), pk)
     if request.method == "POST":
@@ -496,7 +504,7 @@ def _media_field(attachment: Attachment, variant: str):
 
 @login_required
 @require_GET
-def attachment_file(request: HttpRequest, pk: int, variant: str) -> HttpResponseBase:
+def attachment_file(request: HtmxHttpRequest, pk: int, variant: str) -> HttpResponseBase:
     """A customer's photo or video, after the access check; never a public URL.
 
     Local storage streams the file; on S3 the answer is a redirect to a signed URL that
@@ -576,9 +584,7 @@ def _chunks(handle, length: int, chunk: int = 64 * 1024):
 # --- Mechanics ---------------------------------------------------------------------------
 
 
-def mechanic_appointments(
-    access: StaffAccess, day: date
-) -> QuerySet[Appointment]:
+def mechanic_appointments(access: StaffAccess, day: date) -> QuerySet[Appointment]:
     """The day's appointments as mechanics see them: vehicle, work, shared remarks."""
     shared = (
         CheckInItem.objects.visible_to_mechanics()
@@ -606,7 +612,7 @@ def mechanic_appointments(
 
 @login_required
 @require_GET
-def workshop_day(request: HttpRequest) -> HttpResponse:
+def workshop_day(request: HtmxHttpRequest) -> HttpResponse:
     """The workshop's page for the day: large type, no prices, no contact details."""
     access = staff_access(request)
     today = access.today()
@@ -628,7 +634,7 @@ def workshop_day(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def job_card(request: HttpRequest, pk: int) -> HttpResponse:
+def job_card(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The job card PDF: what mechanics need on paper, no prices, no contact details."""
     # WeasyPrint takes half a second to import: only the processes that print pay for it.
     from workshop.pdf import job_card_filename, render_job_card
@@ -645,4 +651,3 @@ def job_card(request: HttpRequest, pk: int) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{job_card_filename(card)}"'
     response["Cache-Control"] = "private, no-store"
     return response
-

@@ -25,7 +25,9 @@ def today_local(dealership):
 
 def appointment_today(dealership, hour=10, **kwargs) -> Appointment:
     return AppointmentFactory(
-        dealership=dealership, starts_at=at_local(dealership, today_local(dealership), hour), **kwargs
+        dealership=dealership,
+        starts_at=at_local(dealership, today_local(dealership), hour),
+        **kwargs,
     )
 
 
@@ -67,8 +69,13 @@ def video(item: CheckInItem) -> Attachment:
     return attachment
 
 
-def answered(appointment: Appointment, *, remarks=(("Squeaky brakes", "A squeak when braking."),),
-             accept=(), contact=()) -> dict:
+def answered(
+    appointment: Appointment,
+    *,
+    remarks=(("Squeaky brakes", "A squeak when braking."),),
+    accept=(),
+    contact=(),
+) -> dict:
     """The customer answers through the check-in flow: offers and remarks, then sends."""
     checkin = appointment.checkin
     flow.record_opened(checkin)
@@ -80,7 +87,9 @@ def answered(appointment: Appointment, *, remarks=(("Squeaky brakes", "A squeak 
     for subject, description in remarks:
         created["remarks"].append(
             CheckInItem.objects.create(
-                checkin=checkin, kind=CheckInItem.Kind.REMARK, subject=subject,
+                checkin=checkin,
+                kind=CheckInItem.Kind.REMARK,
+                subject=subject,
                 description=description,
             )
         )
@@ -100,8 +109,9 @@ def open_remark(appointment: Appointment, **kwargs) -> CheckInItem:
     return RemarkFactory(checkin=appointment.checkin, **kwargs)
 
 
-@pytest.fixture
-def media_root(settings, tmp_path):
+@pytest.fixture(name="media_root")
+def media_root_fixture(settings, tmp_path):
+    """Uploaded files go to a folder of the test's own (import this, ask for `media_root`)."""
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
 

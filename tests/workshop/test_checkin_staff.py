@@ -63,9 +63,12 @@ def test_changing_a_work_item_records_each_changed_field_once():
         work_item, UserFactory(), description="A", notes="", price=Decimal("12.00")
     )
     assert changed == ["price"]
-    assert flow.change_work_item(
-        work_item, UserFactory(), description="A", notes="", price=Decimal("12")
-    ) == []
+    assert (
+        flow.change_work_item(
+            work_item, UserFactory(), description="A", notes="", price=Decimal("12")
+        )
+        == []
+    )
     assert AppointmentEvent.objects.filter(kind=Event.WORK_ITEM_CHANGED).count() == 1
 
 
@@ -96,7 +99,8 @@ def test_rotating_the_link_changes_both_parts_and_records_it():
     flow.rotate_link(checkin, UserFactory())
     checkin.refresh_from_db()
     assert checkin.token != old
-    assert checkin.link_selector != old[:8] and checkin.link_verifier != old[8:]
+    assert checkin.link_selector != old[:8]
+    assert checkin.link_verifier != old[8:]
     assert AppointmentEvent.objects.get(kind=Event.LINK_ROTATED).at == checkin.link_rotated_at
 
 

@@ -16,7 +16,7 @@ from tests.factories import (
 from tests.workshop.staffdata import (
     answered,
     appointment_today,
-    media_root,  # noqa: F401 - fixture
+    media_root_fixture,  # noqa: F401 - the media_root fixture
     open_remark,
     photo,
 )
@@ -73,7 +73,9 @@ def test_another_dealerships_appointment_is_a_404_for_every_page_and_action(clie
     for url in appointment_urls(appointment, remark, work_item)[1:]:  # the actions
         assert client.post(url, {"price": "1", "description": "x"}).status_code == 404, url
     assert client.get(reverse("workshop:job_card", args=[appointment.pk])).status_code == 404
-    assert client.get(reverse("workshop:attachment", args=[attachment.pk, "file"])).status_code == 404
+    assert (
+        client.get(reverse("workshop:attachment", args=[attachment.pk, "file"])).status_code == 404
+    )
     remark.refresh_from_db()
     assert remark.state == CheckInItem.State.OPEN
     assert WorkItem.objects.filter(appointment=appointment).count() == 1
@@ -118,7 +120,8 @@ def test_the_workshop_page_shows_mechanics_no_prices_no_contact_details_no_unsha
     assert appointment.vehicle.plate in body
     assert "Rattle in the dashboard" in body
     assert reverse("workshop:attachment", args=[shared_photo.pk, "thumbnail"]) in body
-    assert "245" not in body and "€" not in body
+    assert "245" not in body
+    assert "€" not in body
     assert "Internal note line" not in body
     assert "Please call me about the price" not in body
     assert reverse("workshop:attachment", args=[hidden_photo.pk, "thumbnail"]) not in body
@@ -217,7 +220,9 @@ def test_a_guessed_attachment_id_is_a_404_not_a_403(staff_client, dealership, me
     attachment = photo(open_remark(elsewhere))
     response = staff_client.get(reverse("workshop:attachment", args=[attachment.pk, "file"]))
     assert response.status_code == 404
-    assert staff_client.get(reverse("workshop:attachment", args=[999999, "file"])).status_code == 404
+    assert (
+        staff_client.get(reverse("workshop:attachment", args=[999999, "file"])).status_code == 404
+    )
 
 
 def test_handled_answers_stay_visible_to_receptionists(staff_client, dealership):

@@ -2,8 +2,8 @@
 
 import re
 import time
-from urllib.parse import parse_qs, urlsplit
 from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.urls import reverse
@@ -14,7 +14,7 @@ from tests.workshop.staffdata import (
     answered,
     appointment_today,
     converting_offer,
-    media_root,  # noqa: F401 - fixture
+    media_root_fixture,  # noqa: F401 - the media_root fixture
     open_remark,
     photo,
     video,
@@ -97,13 +97,12 @@ def test_the_convert_dialog_is_prefilled_from_the_remark(staff_client, visit):
     url = reverse("workshop:convert_item", args=[appointment.pk, remark.pk])
     dialog = staff_client.get(url, headers=HTMX).content.decode()
     assert dialog.lstrip().startswith("<dialog")
-    assert (
-        'value="Squeaky brakes: A high squeak when braking, mostly in the morning."' in dialog
-    )
+    assert 'value="Squeaky brakes: A high squeak when braking, mostly in the morning."' in dialog
     assert 'name="price"' in dialog
     # Without JavaScript the same form is a page of its own.
     full = staff_client.get(url).content.decode()
-    assert "<html" in full and 'value="Squeaky brakes: A high squeak' in full
+    assert "<html" in full
+    assert 'value="Squeaky brakes: A high squeak' in full
 
 
 def test_confirming_the_dialog_adds_the_work_item_at_the_typed_price_and_handles_the_remark(
@@ -161,22 +160,28 @@ def test_cancelling_the_dialog_adds_nothing_but_handles_the_remark(
     assert event.user == receptionist
 
 
-def test_a_bad_price_is_explained_next_to_the_field_and_nothing_typed_is_lost(
-    staff_client, visit
-):
+def test_a_bad_price_is_explained_next_to_the_field_and_nothing_typed_is_lost(staff_client, visit):
     appointment, made = visit
     remark = made["remarks"][0]
     response = staff_client.post(
         reverse("workshop:convert_item", args=[appointment.pk, remark.pk]),
-        {"action": "convert", "description": "Check brakes", "notes": "Mornings", "price": "12,3,4"},
+        {
+            "action": "convert",
+            "description": "Check brakes",
+            "notes": "Mornings",
+            "price": "12,3,4",
+        },
         headers=HTMX,
     )
     assert response.status_code == 200
     body = response.content.decode()
     assert body.lstrip().startswith("<form")  # swapped into the open dialog
-    assert 'id="id_price_error"' in body and "Enter an amount, like 19.95." in body
+    assert 'id="id_price_error"' in body
+    assert "Enter an amount, like 19.95." in body
     assert 'aria-invalid="true"' in body
-    assert 'value="Check brakes"' in body and "Mornings" in body and 'value="12,3,4"' in body
+    assert 'value="Check brakes"' in body
+    assert "Mornings" in body
+    assert 'value="12,3,4"' in body
     remark.refresh_from_db()
     assert remark.state == CheckInItem.State.OPEN
 
@@ -209,7 +214,8 @@ def test_an_offer_that_does_not_convert_can_only_be_marked_handled(staff_client,
     body = page(staff_client, appointment)
     card = body[body.index(f'id="item-{contact.pk}"') :]
     card = card[: card.index("</article>")]
-    assert "Mark handled" in card and "Add as work item" not in card
+    assert "Mark handled" in card
+    assert "Add as work item" not in card
 
 
 def test_a_contact_request_is_marked_handled_with_a_note(staff_client, receptionist, visit):
@@ -240,14 +246,13 @@ def test_an_item_someone_else_handled_is_not_handled_twice(staff_client, visit):
     assert not WorkItem.objects.filter(description="Second").exists()
 
 
-def test_the_share_switch_shows_a_remark_to_mechanics_and_back(
-    staff_client, receptionist, visit
-):
+def test_the_share_switch_shows_a_remark_to_mechanics_and_back(staff_client, receptionist, visit):
     appointment, made = visit
     remark = made["remarks"][0]
     url = reverse("workshop:share_item", args=[appointment.pk, remark.pk])
     dialog = staff_client.get(url, headers=HTMX).content.decode()
-    assert 'role="switch"' in dialog and "Visible to mechanics" in dialog
+    assert 'role="switch"' in dialog
+    assert "Visible to mechanics" in dialog
     assert staff_client.post(url, {"visible_to_mechanics": "on"}, headers=HTMX).status_code == 204
     remark.refresh_from_db()
     assert remark.visible_to_mechanics
@@ -323,7 +328,8 @@ def test_rotating_the_link_asks_first_then_replaces_it_and_records_it(
     [event] = staff_events(appointment, Event.LINK_ROTATED)
     assert event.user == receptionist
     body = page(staff_client, appointment)
-    assert appointment.checkin.link in body and old_link not in body
+    assert appointment.checkin.link in body
+    assert old_link not in body
 
 
 def test_the_customer_link_is_on_the_page_with_a_copy_button(staff_client, visit):
@@ -382,7 +388,8 @@ def test_the_timeline_shows_messages_with_status_and_customer_and_staff_actions(
     ):
         assert text in timeline, text
     old_email = re.search(r"<del>([^<]+)</del>", timeline)
-    assert old_email and "@example.com" in old_email.group(1)
+    assert old_email
+    assert "@example.com" in old_email.group(1)
 
 
 def test_photos_open_large_and_videos_play_with_a_poster(staff_client, visit, media_root):
@@ -434,7 +441,7 @@ def test_the_appointment_page_runs_a_fixed_number_of_queries(
 
 
 def test_videos_are_served_in_byte_ranges_for_seeking(staff_client, visit, media_root):
-    appointment, made = visit
+    _appointment, made = visit
     clip = video(made["remarks"][0])
     url = reverse("workshop:attachment", args=[clip.pk, "file"])
     whole = b"".join(staff_client.get(url).streaming_content)
@@ -471,7 +478,7 @@ def test_on_s3_media_are_a_redirect_to_a_short_lived_signed_url(staff_client, vi
             },
         },
     }
-    appointment, made = visit
+    _appointment, made = visit
     attachment = Attachment.objects.create(
         item=made["remarks"][0],
         file="checkins/1/0123abcd",

@@ -10,7 +10,7 @@ from pypdf import PdfReader
 from tests.factories import UserFactory, WorkItemFactory
 from tests.workshop.staffdata import (
     appointment_today,
-    media_root,  # noqa: F401 - fixture
+    media_root_fixture,  # noqa: F401 - the media_root fixture
     open_remark,
     photo,
 )
