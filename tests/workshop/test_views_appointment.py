@@ -497,3 +497,20 @@ def test_on_s3_media_are_a_redirect_to_a_short_lived_signed_url(staff_client, vi
         assert 0 < int(query["Expires"][0]) - time.time() <= 301
     else:
         assert query["X-Amz-Expires"] == ["300"]
+
+
+def test_a_withdrawn_answer_shows_as_withdrawn_next_to_the_new_one(staff_client, dealership):
+    appointment = appointment_today(dealership)
+    wash = converting_offer(dealership, name="Car wash")
+    answered(appointment, remarks=(), accept=[wash])
+    flow.set_offer_choice(appointment.checkin, wash, flow.OfferChoice.CONTACT)
+    flow.submit_checkin(appointment.checkin)
+    body = page(staff_client, appointment)
+    withdrawn = body[body.index("state-withdrawn") :]
+    withdrawn = withdrawn[: withdrawn.index("</article>")]
+    assert "Accepted offer" in withdrawn
+    assert "Withdrawn" in withdrawn
+    assert "Convert" not in withdrawn
+    assert "Mark handled" not in withdrawn
+    assert "Wants to be contacted about an offer" in body
+    assert "1 open" in body

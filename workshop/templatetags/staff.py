@@ -95,6 +95,6 @@ def event_change(event, dealership) -> dict[str, str]:
     }
     if event.kind in by_kind:
         field, label, value = by_kind[event.kind]
-        if value:
+        if value and value != event.detail:
             return {"label": str(label), "old": "", "new": readable(field, value)}
     return {"label": "", "old": "", "new": ""}
