@@ -15,7 +15,8 @@
       dialog.querySelector("[autofocus]") ||
       dialog.querySelector(".errorlist ~ input, .errorlist ~ textarea, [aria-invalid=true]") ||
       dialog.querySelector("input:not([type=hidden]):not([readonly]), textarea, select") ||
-      dialog.querySelector(".form-actions .primary, .form-actions .danger, button")
+      // A question without fields (remove? replace?): start on the safe answer.
+      dialog.querySelector(".form-actions a, .form-actions button")
     );
   }
 

@@ -232,3 +232,28 @@ def test_handled_answers_stay_visible_to_receptionists(staff_client, dealership)
     body = staff_client.get(reverse("workshop:appointment", args=[appointment.pk])).content
     assert b"Squeaky brakes" in body
     assert b"Called back" in body
+
+
+def test_the_workshop_page_runs_the_same_queries_for_20_vehicles_as_for_2(
+    client, mechanic, dealership, media_root, django_assert_num_queries
+):
+    rita = UserFactory()
+
+    def vehicles(count):
+        for n in range(count):
+            appointment = appointment_today(dealership, hour=7 + n % 12)
+            WorkItemFactory(appointment=appointment)
+            remark = open_remark(appointment)
+            flow.share_item(remark, rita, visible=True)
+            photo(remark)
+
+    client.force_login(mechanic)
+    vehicles(2)
+    client.get(reverse("workshop:workshop_day"))
+    # session, user, memberships, appointments, work items, check-ins, remarks, files
+    with django_assert_num_queries(8):
+        client.get(reverse("workshop:workshop_day"))
+    vehicles(18)
+    with django_assert_num_queries(8):
+        body = client.get(reverse("workshop:workshop_day")).content.decode()
+    assert body.count('class="job card"') == 20
