@@ -257,3 +257,17 @@ def test_the_workshop_page_runs_the_same_queries_for_20_vehicles_as_for_2(
     with django_assert_num_queries(8):
         body = client.get(reverse("workshop:workshop_day")).content.decode()
     assert body.count('class="job card"') == 20
+
+
+def test_managers_do_everything_receptionists_do(client, dealership):
+    manager = MembershipFactory(dealership=dealership, role=Role.MANAGER).user
+    appointment = appointment_today(dealership)
+    remark = open_remark(appointment)
+    client.force_login(manager)
+    assert client.get(reverse("workshop:appointments")).status_code == 200
+    response = client.post(
+        reverse("workshop:convert_item", args=[appointment.pk, remark.pk]),
+        {"action": "convert", "description": "Check it", "price": "10"},
+    )
+    assert response.status_code == 302
+    assert WorkItem.objects.get(description="Check it").created_by == manager
