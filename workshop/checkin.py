@@ -358,3 +358,152 @@ def delete_remark(remark: CheckInItem) -> bool:
 
 def has_unsent_answers(checkin: OnlineCheckIn) -> bool:
     return checkin.items.filter(state=State.DRAFT).exists()
+
+
+# --- Staff actions on the appointment page ---------------------------------------------
+
+
+class WorkItemNotRemovable(Exception):
+    """Planned work comes from the DMS: staff change and remove only what staff added."""
+
+
+def share_item(item: CheckInItem, by: "AbstractBaseUser", *, visible: bool) -> CheckInItem:
+    """Shows a remark and its media to the mechanics, or hides it again."""
+    with transaction.atomic():
+        locked = CheckInItem.objects.select_for_update().select_related("checkin").get(pk=item.pk)
+        if not locked.is_remark or locked.state == State.DRAFT:
+            raise ValueError("only a sent remark can be shared with mechanics")
+        if locked.visible_to_mechanics == visible:
+            return locked
+        old = locked.visible_to_mechanics
+        locked.visible_to_mechanics = visible
+        locked.save(update_fields=["visible_to_mechanics"])
+        AppointmentEvent.objects.create(
+            appointment_id=locked.checkin.appointment_id,
+            kind=Event.ITEM_SHARED,
+            actor=AppointmentEvent.Actor.STAFF,
+            user=by,
+            detail=str(locked),
+            field="visible_to_mechanics",
+            old_value=_yes_no(old),
+            new_value=_yes_no(visible),
+        )
+    item.visible_to_mechanics = visible
+    return locked
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def add_work_item(
+    appointment: Appointment,
+    by: "AbstractBaseUser",
+    *,
+    description: str,
+    notes: str = "",
+    price: Decimal,
+) -> WorkItem:
+    """Staff add a line of work to the appointment."""
+    with transaction.atomic():
+        locked = (
+            Appointment.objects.select_for_update()
+            .select_related("dealership")
+            .get(pk=appointment.pk)
+        )
+        work_item = WorkItem.objects.create(
+            appointment=locked,
+            description=description,
+            notes=notes,
+            price=price,
+            vat_rate=locked.dealership.vat_rate,
+            origin=WorkItem.Origin.STAFF,
+            position=_next_position(locked),
+            created_by=by,
+        )
+        AppointmentEvent.objects.create(
+            appointment=locked,
+            kind=Event.WORK_ITEM_ADDED,
+            actor=AppointmentEvent.Actor.STAFF,
+            user=by,
+            detail=description,
+            new_value=str(price),
+        )
+    return work_item
+
+
+def change_work_item(
+    work_item: WorkItem,
+    by: "AbstractBaseUser",
+    *,
+    description: str,
+    notes: str = "",
+    price: Decimal,
+) -> list[str]:
+    """Changes a staff-added work item; each changed field goes on the timeline, old and new.
+
+    Returns the names of the changed fields.
+    """
+    changes = {"description": description, "notes": notes, "price": price}
+    with transaction.atomic():
+        locked = WorkItem.objects.select_for_update().get(pk=work_item.pk)
+        if not locked.is_removable:
+            raise WorkItemNotRemovable(work_item.pk)
+        changed = []
+        for field, new in changes.items():
+            old = getattr(locked, field)
+            if old == new:
+                continue
+            setattr(locked, field, new)
+            changed.append(field)
+            AppointmentEvent.objects.create(
+                appointment_id=locked.appointment_id,
+                kind=Event.WORK_ITEM_CHANGED,
+                actor=AppointmentEvent.Actor.STAFF,
+                user=by,
+                detail=locked.description,
+                field=field,
+                old_value=str(old),
+                new_value=str(new),
+            )
+        if changed:
+            locked.save(update_fields=changed)
+    for field in changed:
+        setattr(work_item, field, getattr(locked, field))
+    return changed
+
+
+def remove_work_item(work_item: WorkItem, by: "AbstractBaseUser") -> None:
+    """Removes a work item staff added (or converted); planned work stays."""
+    with transaction.atomic():
+        locked = WorkItem.objects.select_for_update().filter(pk=work_item.pk).first()
+        if locked is None:
+            return  # already removed, by someone else or a double click
+        if not locked.is_removable:
+            raise WorkItemNotRemovable(work_item.pk)
+        AppointmentEvent.objects.create(
+            appointment_id=locked.appointment_id,
+            kind=Event.WORK_ITEM_REMOVED,
+            actor=AppointmentEvent.Actor.STAFF,
+            user=by,
+            detail=locked.description,
+            old_value=str(locked.price),
+        )
+        locked.delete()
+
+
+def rotate_link(checkin: OnlineCheckIn, by: "AbstractBaseUser") -> OnlineCheckIn:
+    """Replaces the customer's link: the old one stops working at once."""
+    with transaction.atomic():
+        locked = OnlineCheckIn.objects.select_for_update().get(pk=checkin.pk)
+        locked.rotate_link()
+        AppointmentEvent.objects.create(
+            appointment_id=locked.appointment_id,
+            at=locked.link_rotated_at or timezone.now(),
+            kind=Event.LINK_ROTATED,
+            actor=AppointmentEvent.Actor.STAFF,
+            user=by,
+        )
+    checkin.link_selector, checkin.link_verifier = locked.link_selector, locked.link_verifier
+    checkin.link_rotated_at = locked.link_rotated_at
+    return locked

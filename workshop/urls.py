@@ -7,4 +7,34 @@ app_name = "workshop"
 urlpatterns = [
     path("", views.appointment_list, name="appointments"),
     path("dealership/", views.switch_dealership, name="switch_dealership"),
+    path("appointments/<int:pk>/", views.appointment_detail, name="appointment"),
+    path(
+        "appointments/<int:pk>/items/<int:item_pk>/convert/",
+        views.convert_item,
+        name="convert_item",
+    ),
+    path(
+        "appointments/<int:pk>/items/<int:item_pk>/add-work-item/",
+        views.convert_offer,
+        name="convert_offer",
+    ),
+    path(
+        "appointments/<int:pk>/items/<int:item_pk>/handle/", views.handle_item, name="handle_item"
+    ),
+    path("appointments/<int:pk>/items/<int:item_pk>/share/", views.share_item, name="share_item"),
+    path("appointments/<int:pk>/work-items/add/", views.add_work_item, name="add_work_item"),
+    path(
+        "appointments/<int:pk>/work-items/<int:work_item_pk>/edit/",
+        views.edit_work_item,
+        name="edit_work_item",
+    ),
+    path(
+        "appointments/<int:pk>/work-items/<int:work_item_pk>/remove/",
+        views.remove_work_item,
+        name="remove_work_item",
+    ),
+    path("appointments/<int:pk>/link/rotate/", views.rotate_link, name="rotate_link"),
+    path("appointments/<int:pk>/job-card.pdf", views.job_card, name="job_card"),
+    path("attachments/<int:pk>/<str:variant>/", views.attachment_file, name="attachment"),
+    path("workshop/", views.workshop_day, name="workshop_day"),
 ]

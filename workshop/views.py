@@ -1,56 +1,653 @@
-"""Staff pages. Thin: they read, check access and call the flow functions."""
+"""Staff pages. Thin: they read, check access and call the flow functions.
+
+Receptionists and managers work the list and the appointment page; mechanics see the
+workshop page for the day and the job cards. Everything else answers 404 (see
+`workshop.access`). A dialog is an htmx partial of the page that opens it, and a page
+of its own without JavaScript; a dialog that changes something answers 204 with an
+`HX-Trigger` the page listens to.
+"""
 
 import contextlib
-from datetime import date
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.db.models import Prefetch, QuerySet
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
 
-from workshop.access import choose_dealership, current_membership, memberships
-from workshop.models import Appointment
+from notifications.timeline import timeline_for
+from workshop import checkin as flow
+from workshop.access import (
+    StaffAccess,
+    choose_dealership,
+    get_appointment,
+    get_attachment,
+    staff_access,
+)
+from workshop.daylist import AppointmentList, Filter
+from workshop.forms import (
+    ConvertRemarkForm,
+    HandleItemForm,
+    ShareForm,
+    WorkItemForm,
+    remark_as_work,
+)
+from workshop.models import Appointment, Attachment, CheckInItem, WorkItem
 
 
-def _day_from(request: HttpRequest, today: date) -> date:
+class HtmxHttpRequest(HttpRequest):
+    """A request as our middleware leaves it: `request.htmx` says whether htmx asked."""
+
+    htmx: HtmxDetails
+
+
+# How often the receptionist's open list asks whether anything changed.
+LIST_REFRESH_SECONDS = 5
+# Changes on the appointment page: the page reloads its body when it hears this.
+CHANGED_EVENT = "appointmentChanged"
+# Signed storage URLs for customer media live this long (S3).
+SIGNED_URL_SECONDS = 300
+
+APPOINTMENT_PAGE = "workshop/appointment.html"
+
+
+def _page(
+    request: HttpRequest, access: StaffAccess, template: str, context: dict
+) -> TemplateResponse:
+    return TemplateResponse(
+        request,
+        template,
+        {
+            "access": access,
+            "membership": access.membership,
+            "memberships": access.memberships,
+            "dealership": access.dealership,
+            **context,
+        },
+    )
+
+
+# --- The receptionist's list -----------------------------------------------------------
+
+
+def _day_from(value: str, today: date) -> date:
     try:
-        return date.fromisoformat(request.GET.get("day", ""))
+        return date.fromisoformat(value)
     except ValueError:
         return today
 
 
+def _list_url(**params: object) -> str:
+    query = urlencode({k: v for k, v in params.items() if v not in ("", None, Filter.ALL)})
+    return reverse("workshop:appointments") + (f"?{query}" if query else "")
+
+
 @login_required
 @require_GET
-def appointment_list(request: HttpRequest) -> HttpResponse:
-    membership = current_membership(request)
-    dealership = membership.dealership
-    today = timezone.localdate(timezone=dealership.tz)
-    day = _day_from(request, today)
-    appointments = (
-        Appointment.objects.filter(dealership=dealership)
-        .for_day(day, dealership.tz)
-        .select_related("customer", "vehicle", "checkin")
-        .order_by("starts_at")
+def appointment_list(request: HtmxHttpRequest) -> HttpResponse:
+    access = staff_access(request)
+    if access.is_mechanic:
+        return redirect("workshop:workshop_day")
+    dealership = access.dealership
+    today = access.today()
+    day = _day_from(request.GET.get("day", ""), today)
+    query = " ".join(request.GET.get("q", "").split())[:100]
+    chosen = request.GET.get("filter", Filter.ALL)
+    listing = AppointmentList(
+        dealership=dealership,
+        day=day,
+        query=query,
+        filter=chosen if chosen in Filter.VALUES else Filter.ALL,
     )
-    return TemplateResponse(
-        request,
-        "workshop/appointment_list.html",
-        {
-            "membership": membership,
-            "memberships": memberships(request.user),
-            "dealership": dealership,
-            "day": day,
-            "today": today,
-            "appointments": appointments,
+    known = request.GET.get("known", "")
+    fingerprint = listing.fingerprint()
+    if request.htmx and known == fingerprint:
+        return HttpResponse(status=204)  # nothing changed: the list stays as it is
+    listing.load()
+    here = {"day": day.isoformat(), "q": query, "filter": listing.filter}
+    context = {
+        "nav": "appointments",
+        "listing": listing,
+        "day": day,
+        "today": today,
+        "previous_day": day - timedelta(days=1),
+        "next_day": day + timedelta(days=1),
+        "fingerprint": fingerprint,
+        "refresh_url": _list_url(**here, known=fingerprint),
+        "refresh_seconds": LIST_REFRESH_SECONDS,
+        "filters": [
+            (value, label, _list_url(day=here["day"], q=query, filter=value))
+            for value, label in Filter.CHOICES
+        ],
+        "day_urls": {
+            "previous": _list_url(day=(day - timedelta(days=1)).isoformat(), filter=listing.filter),
+            "today": _list_url(filter=listing.filter),
+            "next": _list_url(day=(day + timedelta(days=1)).isoformat(), filter=listing.filter),
         },
+    }
+    template = "workshop/appointment_list.html"
+    if request.htmx:
+        template += "#results"
+    return _page(request, access, template, context)
+
+
+@login_required
+@require_POST
+def switch_dealership(request: HtmxHttpRequest) -> HttpResponse:
+    with contextlib.suppress(ValueError):
+        choose_dealership(request, int(request.POST.get("dealership", "")))
+    return redirect("workshop:appointments")
+
+
+# --- The appointment page ----------------------------------------------------------------
+
+
+def _checkin_items(appointment: Appointment) -> list[CheckInItem]:
+    """What the customer sent, open first; a converted offer has left for the work items."""
+    items = (
+        CheckInItem.objects.submitted()
+        .filter(checkin__appointment=appointment)
+        .select_related("offer", "handled_by", "work_item")
+        .prefetch_related(_ready_attachments())
+        .order_by("submitted_at", "pk")
+    )
+    shown = [
+        item
+        for item in items
+        if not (item.kind == CheckInItem.Kind.OFFER_ACCEPTED and item.work_item_id is not None)
+    ]
+    order = {CheckInItem.State.OPEN: 0, CheckInItem.State.HANDLED: 1}
+    return sorted(shown, key=lambda item: order.get(item.state, 2))
+
+
+def _ready_attachments() -> Prefetch:
+    return Prefetch(
+        "attachments",
+        queryset=Attachment.objects.filter(state=Attachment.State.READY),
+        to_attr="ready_attachments",
+    )
+
+
+def _appointment_context(appointment: Appointment) -> dict:
+    work_items = list(appointment.work_items.all())
+    items = _checkin_items(appointment)
+    checkin = appointment.checkin
+    return {
+        "appointment": appointment,
+        "customer": appointment.customer,
+        "vehicle": appointment.vehicle,
+        "checkin": checkin,
+        "items": items,
+        "open_count": sum(1 for item in items if item.is_open),
+        "work_items": work_items,
+        "total": sum((w.price for w in work_items), Decimal("0.00")),
+        "timeline": timeline_for(appointment),
+        "steps": _progress_steps(checkin),
+    }
+
+
+def _progress_steps(checkin) -> list[dict]:
+    steps = [
+        ("invited", _("Invited"), checkin.invited_at),
+        ("opened", _("Opened"), checkin.opened_at),
+        ("answered", _("Answered"), checkin.answered_at),
+        ("handled", _("Handled"), checkin.handled_at if checkin.answered_at else None),
+    ]
+    current = checkin.progress
+    return [
+        {"key": key, "label": label, "at": at, "done": at is not None, "current": key == current}
+        for key, label, at in steps
+    ]
+
+
+@login_required
+@require_GET
+def appointment_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    appointment, access = get_appointment(staff_access(request), pk)
+    template = APPOINTMENT_PAGE
+    if request.htmx and request.htmx.target == "appointment-body":
+        template += "#body"
+    return _page(request, access, template, _appointment_context(appointment))
+
+
+def _done(request: HtmxHttpRequest, appointment: Appointment, message: str) -> HttpResponse:
+    """After a change: htmx hears an event and reloads the page body; otherwise a redirect."""
+    messages.success(request, message)
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Trigger"] = CHANGED_EVENT
+        return response
+    return redirect("workshop:appointment", pk=appointment.pk)
+
+
+def _dialog(
+    request: HtmxHttpRequest,
+    access: StaffAccess,
+    appointment: Appointment,
+    *,
+    title: str,
+    form_partial: str,
+    context: dict,
+) -> TemplateResponse:
+    """The dialog as an htmx partial, its form alone after a failed htmx post, else a page."""
+    if request.htmx and request.method == "POST":
+        template = f"{APPOINTMENT_PAGE}#{form_partial}"
+    elif request.htmx:
+        template = f"{APPOINTMENT_PAGE}#dialog"
+    else:
+        template = "workshop/dialog_page.html"
+    return _page(
+        request,
+        access,
+        template,
+        {
+            "appointment": appointment,
+            "title": title,
+            "form_template": f"{APPOINTMENT_PAGE}#{form_partial}",
+            "back_url": reverse("workshop:appointment", args=[appointment.pk]),
+            **context,
+        },
+    )
+
+
+def _posted(request: HtmxHttpRequest):
+    """The form data of a POST, even an empty one (an unticked switch sends nothing)."""
+    return request.POST if request.method == "POST" else None
+
+
+def _item(appointment: Appointment, item_pk: int, **filters: object) -> CheckInItem:
+    return get_object_or_404(
+        CheckInItem.objects.submitted().select_related("offer"),
+        pk=item_pk,
+        checkin__appointment=appointment,
+        **filters,
+    )
+
+
+def _already_handled(request: HtmxHttpRequest, appointment: Appointment) -> HttpResponse:
+    messages.warning(request, _("Someone else handled this item first; nothing was added."))
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Trigger"] = CHANGED_EVENT
+        return response
+    return redirect("workshop:appointment", pk=appointment.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def convert_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    """A remark's add-work-item dialog, prefilled; confirm or cancel both handle the remark."""
+    appointment, access = get_appointment(staff_access(request), pk)
+    item = _item(appointment, item_pk, kind=CheckInItem.Kind.REMARK)
+    if not item.is_open:
+        return _already_handled(request, appointment)
+    form = ConvertRemarkForm(initial=remark_as_work(item))
+    if request.method == "POST":
+        action = request.POST.get("action", ConvertRemarkForm.CONVERT)
+        form = ConvertRemarkForm(request.POST, action=action)
+        try:
+            if action == ConvertRemarkForm.CANCEL:
+                flow.handle_item(item, request.user)  # type: ignore[arg-type]
+                return _done(request, appointment, _("Remark marked handled, no work added."))
+            if form.is_valid():
+                flow.convert_item(item, request.user, **form.cleaned_data)  # type: ignore[arg-type]
+                return _done(request, appointment, _("Work item added; remark handled."))
+        except flow.ItemAlreadyHandled:
+            return _already_handled(request, appointment)
+    return _dialog(
+        request,
+        access,
+        appointment,
+        title=_("Convert to work item"),
+        form_partial="convert_form",
+        context={"form": form, "item": item},
     )
 
 
 @login_required
 @require_POST
-def switch_dealership(request: HttpRequest) -> HttpResponse:
-    with contextlib.suppress(ValueError):
-        choose_dealership(request, int(request.POST.get("dealership", "")))
-    return redirect("workshop:appointments")
+def convert_offer(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    """An accepted offer whose catalogue entry converts: its work item at the offer's price."""
+    appointment, _access = get_appointment(staff_access(request), pk)
+    item = _item(
+        appointment,
+        item_pk,
+        kind=CheckInItem.Kind.OFFER_ACCEPTED,
+        offer__converts_to_work_item=True,
+    )
+    try:
+        work_item = flow.convert_offer(item, request.user)  # type: ignore[arg-type]
+    except flow.ItemAlreadyHandled:
+        return _already_handled(request, appointment)
+    return _done(request, appointment, _("Added “%s” to the work items.") % work_item.description)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def handle_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    """Marks an item handled, with an optional note (say, after calling the customer)."""
+    appointment, access = get_appointment(staff_access(request), pk)
+    item = _item(appointment, item_pk)
+    if not item.is_open:
+        return _already_handled(request, appointment)
+    form = HandleItemForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            flow.handle_item(item, request.user, note=form.cleaned_data["note"])  # type: ignore[arg-type]
+        except flow.ItemAlreadyHandled:
+            return _already_handled(request, appointment)
+        return _done(request, appointment, _("Marked handled."))
+    return _dialog(
+        request,
+        access,
+        appointment,
+        title=_("Mark handled"),
+        form_partial="handle_form",
+        context={"form": form, "item": item},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def share_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    """One switch: the remark and its media visible to mechanics, or not."""
+    appointment, access = get_appointment(staff_access(request), pk)
+    item = _item(appointment, item_pk, kind=CheckInItem.Kind.REMARK)
+    form = ShareForm(_posted(request), initial={"visible_to_mechanics": item.visible_to_mechanics})
+    if request.method == "POST" and form.is_valid():
+        visible = form.cleaned_data["visible_to_mechanics"]
+        flow.share_item(item, request.user, visible=visible)  # type: ignore[arg-type]
+        return _done(
+            request,
+            appointment,
+            _("Mechanics now see this remark.")
+            if visible
+            else _("Mechanics no longer see this remark."),
+        )
+    return _dialog(
+        request,
+        access,
+        appointment,
+        title=_("Share with mechanics"),
+        form_partial="share_form",
+        context={"form": form, "item": item},
+    )
+
+
+def _work_item(appointment: Appointment, work_item_pk: int) -> WorkItem:
+    work_item = get_object_or_404(WorkItem, pk=work_item_pk, appointment=appointment)
+    if not work_item.is_removable:
+        raise Http404("Planned work is changed in the DMS")
+    return work_item
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def add_work_item(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    appointment, access = get_appointment(staff_access(request), pk)
+    form = WorkItemForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        flow.add_work_item(appointment, request.user, **form.cleaned_data)  # type: ignore[arg-type]
+        return _done(request, appointment, _("Work item added."))
+    return _dialog(
+        request,
+        access,
+        appointment,
+        title=_("Add a work item"),
+        form_partial="work_item_form",
+        context={"form": form, "action": reverse("workshop:add_work_item", args=[pk])},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit_work_item(request: HtmxHttpRequest, pk: int, work_item_pk: int) -> HttpResponse:
+    appointment, access = get_appointment(staff_access(request), pk)
+    work_item = _work_item(appointment, work_item_pk)
+    form = WorkItemForm.for_work_item(work_item, _posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            flow.change_work_item(work_item, request.user, **form.cleaned_data)  # type: ignore[arg-type]
+        except flow.WorkItemNotRemovable as error:
+            raise Http404("Planned work is changed in the DMS") from error
+        return _done(request, appointment, _("Work item changed."))
+    return _dialog(
+        request,
+        access,
+        appointment,
+        title=_("Change a work item"),
+        form_partial="work_item_form",
+        context={
+            "form": form,
+            "work_item": work_item,
+            "action": reverse("workshop:edit_work_item", args=[pk, work_item.pk]),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def remove_work_item(request: HtmxHttpRequest, pk: int, work_item_pk: int) -> HttpResponse:
+    appointment, access = get_appointment(staff_access(request), pk)
+    work_item = _work_item(appointment, work_item_pk)
+    if request.method == "POST":
+        flow.remove_work_item(work_item, request.user)  # type: ignore[arg-type]
+        return _done(request, appointment, _("Removed “%s”.") % work_item.description)
+    return _dialog(
+        request,
+        access,
+        appointment,
+        title=_("Remove a work item"),
+        form_partial="remove_form",
+        context={"work_item": work_item},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rotate_link(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """A new customer link; the old one stops working (confirmation first)."""
+    appointment, access = get_appointment(staff_access(request), pk)
+    if request.method == "POST":
+        flow.rotate_link(appointment.checkin, request.user)  # type: ignore[arg-type]
+        return _done(
+            request,
+            appointment,
+            _("The customer has a new link; the old one no longer works."),
+        )
+    return _dialog(
+        request,
+        access,
+        appointment,
+        title=_("Replace the customer's link"),
+        form_partial="rotate_form",
+        context={},
+    )
+
+
+# RESEND INVITATION — wired by the lead after merging the notifications branch:
+# a view here calls `notifications.invitations.resend_invitation(appointment, request.user)`
+# (with confirmation, like `rotate_link`) and reports `ResendTooSoon` as a message.
+# Its button has a marked spot in templates/workshop/appointment.html.
+
+
+# --- Customer media --------------------------------------------------------------------
+
+VARIANTS = ("file", "display", "thumbnail")
+
+
+def _media_field(attachment: Attachment, variant: str):
+    if variant == "thumbnail" and attachment.thumbnail:
+        return attachment.thumbnail, "image/jpeg"
+    if variant in ("display", "thumbnail") and attachment.display_file:
+        return attachment.display_file, "image/jpeg"
+    if variant == "thumbnail" and attachment.kind == Attachment.Kind.VIDEO:
+        raise Http404("No poster frame")
+    return attachment.file, attachment.content_type or "application/octet-stream"
+
+
+@login_required
+@require_GET
+def attachment_file(request: HtmxHttpRequest, pk: int, variant: str) -> HttpResponseBase:
+    """A customer's photo or video, after the access check; never a public URL.
+
+    Local storage streams the file; on S3 the answer is a redirect to a signed URL that
+    expires within minutes.
+    """
+    if variant not in VARIANTS:
+        raise Http404("No such variant")
+    attachment = get_attachment(staff_access(request), pk)
+    field, content_type = _media_field(attachment, variant)
+    if not field:
+        raise Http404("No file")
+    storage = field.storage
+    try:
+        storage.path(field.name)
+    except NotImplementedError:
+        return redirect(storage.url(field.name, expire=SIGNED_URL_SECONDS))
+    handle = storage.open(field.name, "rb")
+    ranged = _byte_range(request.headers.get("Range", ""), field.size)
+    if ranged == "unsatisfiable":
+        handle.close()
+        response: HttpResponseBase = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{field.size}"
+        return response
+    if isinstance(ranged, tuple):
+        start, end = ranged
+        handle.seek(start)
+        response = StreamingHttpResponse(
+            _chunks(handle, end - start + 1), status=206, content_type=content_type
+        )
+        response["Content-Range"] = f"bytes {start}-{end}/{field.size}"
+        response["Content-Length"] = str(end - start + 1)
+    else:
+        response = FileResponse(
+            handle,
+            content_type=content_type,
+            as_attachment=False,
+            filename=attachment.original_name if variant == "file" else "",
+        )
+    # Videos seek with byte ranges (Safari plays nothing without them).
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | str | None:
+    """One byte range of `size` bytes: (first, last), "unsatisfiable", or None for all."""
+    match = _RANGE.fullmatch(header.strip())
+    if not match or not any(match.groups()):
+        return None  # no range, or several: the whole file is a valid answer
+    first, last = match.groups()
+    if not first:  # the last N bytes
+        length = min(int(last), size)
+        return (size - length, size - 1) if length else "unsatisfiable"
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or start > end:
+        return "unsatisfiable"
+    return start, end
+
+
+def _chunks(handle, length: int, chunk: int = 64 * 1024):
+    try:
+        while length > 0:
+            data = handle.read(min(chunk, length))
+            if not data:
+                break
+            length -= len(data)
+            yield data
+    finally:
+        handle.close()
+
+
+# --- Mechanics ---------------------------------------------------------------------------
+
+
+def mechanic_appointments(access: StaffAccess, day: date) -> QuerySet[Appointment]:
+    """The day's appointments as mechanics see them: vehicle, work, shared remarks."""
+    shared = (
+        CheckInItem.objects.visible_to_mechanics()
+        .exclude(state=CheckInItem.State.WITHDRAWN)
+        .prefetch_related(_ready_attachments())
+        .order_by("submitted_at", "pk")
+    )
+    return (
+        Appointment.objects.filter(dealership=access.dealership)
+        .for_day(day, access.dealership.tz)
+        .exclude(status=Appointment.Status.CANCELLED)
+        .select_related("vehicle", "dealership")
+        .prefetch_related(
+            Prefetch(
+                "work_items",
+                queryset=WorkItem.objects.filter(visible_to_mechanics=True),
+                to_attr="mechanic_work_items",
+            ),
+            Prefetch("checkin__items", queryset=shared, to_attr="shared_remarks"),
+            "checkin",
+        )
+        .order_by("starts_at", "pk")
+    )
+
+
+@login_required
+@require_GET
+def workshop_day(request: HtmxHttpRequest) -> HttpResponse:
+    """The workshop's page for the day: large type, no prices, no contact details."""
+    access = staff_access(request)
+    today = access.today()
+    day = today if access.is_mechanic else _day_from(request.GET.get("day", ""), today)
+    return _page(
+        request,
+        access,
+        "workshop/workshop_day.html",
+        {
+            "nav": "workshop",
+            "day": day,
+            "today": today,
+            "previous_day": day - timedelta(days=1),
+            "next_day": day + timedelta(days=1),
+            "appointments": list(mechanic_appointments(access, day)),
+        },
+    )
+
+
+@login_required
+@require_GET
+def job_card(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The job card PDF: what mechanics need on paper, no prices, no contact details."""
+    # WeasyPrint takes half a second to import: only the processes that print pay for it.
+    from workshop.pdf import job_card_filename, render_job_card
+
+    appointment, access = get_appointment(staff_access(request), pk, office_only=False)
+    card = (
+        mechanic_appointments(access, appointment.local_start.date())
+        .filter(pk=appointment.pk)
+        .first()
+    )
+    if card is None:
+        raise Http404("Cancelled")
+    response = HttpResponse(render_job_card(card), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{job_card_filename(card)}"'
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,254 @@
+"""The receptionist's list: the day, pinned answers on top, search, filters, live refresh."""
+
+import re
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.factories import AppointmentFactory, DealershipFactory, UserFactory
+from tests.workshop.staffdata import answered, appointment_today, at_local, open_remark
+from workshop import checkin as flow
+from workshop.models import OnlineCheckIn
+
+pytestmark = pytest.mark.django_db
+
+LIST = reverse("workshop:appointments")
+
+
+def rows_of(body: str, section_id: str) -> str:
+    """The HTML of one block of the list (pinned-heading or day-heading)."""
+    start = body.index(f'id="{section_id}"')
+    end = body.find("</section>", start)
+    return body[start:end]
+
+
+def test_the_list_opens_on_today_in_the_dealerships_time_zone(staff_client, dealership):
+    # 23:30 UTC on 9 March is already 10 March in Brussels.
+    with time_machine.travel(datetime(2026, 3, 9, 23, 30, tzinfo=ZoneInfo("UTC")), tick=False):
+        on_the_10th = AppointmentFactory(
+            dealership=dealership, starts_at=at_local(dealership, date(2026, 3, 10), 9)
+        )
+        on_the_9th = AppointmentFactory(
+            dealership=dealership, starts_at=at_local(dealership, date(2026, 3, 9), 9)
+        )
+        body = staff_client.get(LIST).content.decode()
+    assert on_the_10th.vehicle.plate in body
+    assert on_the_9th.vehicle.plate not in body
+    assert "Tuesday 10 March 2026" in body
+
+
+def test_previous_and_next_day_links_and_the_date_picker(staff_client, dealership):
+    day = date(2030, 5, 14)
+    there = AppointmentFactory(dealership=dealership, starts_at=at_local(dealership, day, 9))
+    body = staff_client.get(LIST, {"day": "2030-05-14"}).content.decode()
+    assert there.vehicle.plate in body
+    assert 'href="/staff/?day=2030-05-13"' in body
+    assert 'href="/staff/?day=2030-05-15"' in body
+    assert 'type="date" id="day" name="day" value="2030-05-14"' in body
+    next_day = staff_client.get(LIST, {"day": "2030-05-15"}).content.decode()
+    assert there.vehicle.plate not in next_day
+
+
+def test_a_nonsense_day_shows_today(staff_client, dealership):
+    here = appointment_today(dealership)
+    assert here.vehicle.plate in staff_client.get(LIST, {"day": "yesterday'"}).content.decode()
+
+
+def test_pinned_appointments_stand_on_top_whatever_their_day(staff_client, dealership):
+    today = appointment_today(dealership)
+    later = AppointmentFactory(dealership=dealership, starts_at=timezone.now() + timedelta(days=9))
+    answered(later)
+    body = staff_client.get(LIST).content.decode()
+    pinned = rows_of(body, "pinned-heading")
+    day = rows_of(body, "day-heading")
+    assert later.vehicle.plate in pinned
+    assert 'aria-label="New customer input"' in pinned  # the icon's text alternative
+    assert "1 open item" in pinned
+    assert today.vehicle.plate in day
+    assert later.vehicle.plate not in day
+    assert body.index("pinned-heading") < body.index("day-heading")
+
+
+def test_the_customers_name_is_highlighted_once_answered(staff_client, dealership):
+    quiet = appointment_today(dealership)
+    talked = appointment_today(dealership, hour=11)
+    answered(talked, remarks=())  # answered without anything to handle
+    body = staff_client.get(LIST).content.decode()
+    assert re.search(
+        rf'class="customer-name answered">{re.escape(talked.customer.full_name)}<', body
+    )
+    assert re.search(rf'class="customer-name">{re.escape(quiet.customer.full_name)}<', body)
+
+
+def test_when_every_item_is_handled_the_appointment_unpins_with_a_done_icon(
+    staff_client, dealership
+):
+    later = AppointmentFactory(dealership=dealership, starts_at=timezone.now() + timedelta(days=9))
+    remark = answered(later)["remarks"][0]
+    flow.handle_item(remark, UserFactory())
+    body = staff_client.get(LIST).content.decode()
+    assert later.vehicle.plate not in body
+    assert "pinned-heading" not in body
+    its_day = later.local_start.date().isoformat()
+    there = staff_client.get(LIST, {"day": its_day}).content.decode()
+    row = rows_of(there, "day-heading")
+    assert later.vehicle.plate in row
+    assert 'aria-label="Every item handled"' in row
+
+
+def test_each_row_shows_the_invitation_state(staff_client, dealership):
+    statuses = {
+        OnlineCheckIn.InvitationStatus.SENT: "Sent",
+        OnlineCheckIn.InvitationStatus.DELIVERED: "Delivered",
+        OnlineCheckIn.InvitationStatus.FAILED: "Failed",
+        OnlineCheckIn.InvitationStatus.UNREACHABLE: "Not reachable",
+    }
+    for hour, status in enumerate(statuses, start=8):
+        appointment = appointment_today(dealership, hour=hour)
+        OnlineCheckIn.objects.filter(appointment=appointment).update(invitation_status=status)
+    body = staff_client.get(LIST).content.decode()
+    for label in statuses.values():
+        assert f"{label}</span>" in body
+
+
+@pytest.mark.parametrize("typed", ["1-abc-042", "1ABC042", "1 ABC 042"])
+def test_search_finds_a_plate_however_it_is_typed_on_any_day(staff_client, dealership, typed):
+    far = AppointmentFactory(
+        dealership=dealership,
+        starts_at=timezone.now() + timedelta(days=30),
+        vehicle__plate="1-ABC-042",
+    )
+    other = appointment_today(dealership)
+    body = staff_client.get(LIST, {"q": typed}).content.decode()
+    assert far.vehicle.plate in body
+    assert other.vehicle.plate not in body
+
+
+def test_search_by_customer_name_and_by_reference(staff_client, dealership):
+    wanted = AppointmentFactory(
+        dealership=dealership,
+        customer__first_name="Sofie",
+        customer__last_name="Van den Berg",
+        external_ref="DMS-77001",
+    )
+    noise = AppointmentFactory(dealership=dealership, customer__first_name="Bram")
+    for query in ("sofie van", "Van den Berg", "77001"):
+        body = staff_client.get(LIST, {"q": query}).content.decode()
+        assert wanted.vehicle.plate in body, query
+        assert noise.vehicle.plate not in body, query
+
+
+def test_search_stays_in_the_users_dealership(staff_client, dealership):
+    elsewhere = AppointmentFactory(dealership=DealershipFactory(), vehicle__plate="9-ZZZ-999")
+    assert elsewhere.vehicle.plate not in staff_client.get(LIST, {"q": "9ZZZ999"}).content.decode()
+
+
+def test_filters_answered_not_answered_and_needs_attention(staff_client, dealership):
+    waiting = appointment_today(dealership, hour=8)
+    done = appointment_today(dealership, hour=9)
+    answered(done, remarks=())
+    pinned = appointment_today(dealership, hour=10)
+    answered(pinned)
+    failed = appointment_today(dealership, hour=11)
+    OnlineCheckIn.objects.filter(appointment=failed).update(invitation_status="failed")
+
+    def plates(filter_value):
+        body = staff_client.get(LIST, {"filter": filter_value}).content.decode()
+        return {a.pk for a in (waiting, done, pinned, failed) if a.vehicle.plate in body}
+
+    assert plates("all") == {waiting.pk, done.pk, pinned.pk, failed.pk}
+    assert plates("answered") == {done.pk, pinned.pk}
+    assert plates("not_answered") == {waiting.pk, failed.pk}
+    assert plates("attention") == {pinned.pk, failed.pk}
+
+
+def make_day(dealership, count: int) -> None:
+    day = timezone.localdate(timezone=dealership.tz)
+    for n in range(count):
+        appointment = AppointmentFactory(
+            dealership=dealership, starts_at=at_local(dealership, day, 7 + n % 12, n % 60)
+        )
+        if n % 3 == 0:
+            answered(appointment)
+        elif n % 3 == 1:
+            answered(appointment, remarks=())
+
+
+def test_the_list_runs_the_same_queries_for_200_appointments_as_for_2(
+    staff_client, dealership, django_assert_num_queries
+):
+    make_day(dealership, 2)
+    staff_client.get(LIST)  # the session is warm
+    # session, user, memberships, rows (pinned and day in one), fingerprint
+    with django_assert_num_queries(5):
+        small = staff_client.get(LIST)
+    make_day(dealership, 198)
+    with django_assert_num_queries(5):
+        large = staff_client.get(LIST)
+    assert large.content.count(b"<tr id=") == 200
+    assert small.content.count(b"<tr id=") == 2
+
+
+def refresh_url(body: str) -> str:
+    match = re.search(r'id="results"[^>]*hx-get="([^"]+)"', body)
+    assert match, "the list polls for changes"
+    return match.group(1).replace("&amp;", "&")
+
+
+def test_polling_answers_204_while_nothing_changed(
+    staff_client, dealership, django_assert_num_queries
+):
+    make_day(dealership, 30)
+    url = refresh_url(staff_client.get(LIST).content.decode())
+    with django_assert_num_queries(4):  # session, user, memberships, fingerprint
+        response = staff_client.get(url, headers={"HX-Request": "true"})
+    assert response.status_code == 204
+    assert response.content == b""
+
+
+def test_polling_brings_a_new_answer_in_pinned_without_a_reload(staff_client, dealership):
+    quiet = appointment_today(dealership)
+    next_week = AppointmentFactory(
+        dealership=dealership, starts_at=timezone.now() + timedelta(days=7)
+    )
+    url = refresh_url(staff_client.get(LIST).content.decode())
+    answered(next_week, remarks=(("Warning light", "The orange light is on."),))
+    response = staff_client.get(url, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<html" not in body  # a partial, swapped in place
+    assert next_week.vehicle.plate in rows_of(body, "pinned-heading")
+    assert quiet.vehicle.plate in body
+    again = staff_client.get(refresh_url(body), headers={"HX-Request": "true"})
+    assert again.status_code == 204
+
+
+def test_polling_notices_an_item_handled_elsewhere(staff_client, dealership):
+    appointment = appointment_today(dealership)
+    remarks = answered(appointment, remarks=(("One", "1"), ("Two", "2")))["remarks"]
+    url = refresh_url(staff_client.get(LIST).content.decode())
+    flow.handle_item(remarks[0], UserFactory())
+    response = staff_client.get(url, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "1 open item" in response.content.decode()
+
+
+def test_polling_notices_a_delivery_status(staff_client, dealership):
+    appointment = appointment_today(dealership)
+    OnlineCheckIn.objects.filter(appointment=appointment).update(invitation_status="sent")
+    url = refresh_url(staff_client.get(LIST).content.decode())
+    OnlineCheckIn.objects.filter(appointment=appointment).update(invitation_status="failed")
+    response = staff_client.get(url, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "Failed</span>" in response.content.decode()
+
+
+def test_a_remark_on_a_past_appointment_still_pins_it(staff_client, dealership):
+    past = AppointmentFactory(dealership=dealership, starts_at=timezone.now() - timedelta(days=3))
+    open_remark(past)
+    body = staff_client.get(LIST).content.decode()
+    assert past.vehicle.plate in rows_of(body, "pinned-heading")
