@@ -156,7 +156,10 @@ def test_a_dutch_customer_checks_in_on_a_phone_and_changes_an_answer_later(
 
     # Later, from the same link: no car wash after all.
     phone_page.goto(link(live_server, checkin))
-    expect(phone_page.get_by_text(re.compile(nl("You sent your check-in")[:20]))).to_be_visible()
+    sent_notice = nl(
+        "You sent your check-in (%(when)s). You can change your answers until your appointment starts."
+    )
+    expect(phone_page.get_by_text(re.compile(re.escape(sent_notice[:20])))).to_be_visible()
     phone_page.get_by_role("link", name=nl("See or change my answers")).click()
     phone_page.get_by_role(
         "link", name=re.compile(f"{nl('Change')}.*{nl('Extra services')}")

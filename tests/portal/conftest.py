@@ -1,6 +1,8 @@
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
 
 from tests.factories import AppointmentFactory, CustomerFactory, DealershipFactory
 
@@ -30,3 +32,9 @@ def checkin(db):
 
 def url(checkin, name: str, *args: object) -> str:
     return reverse(f"portal:{name}", args=[checkin.token, *args])
+
+
+def nl(text: str) -> str:
+    """What the Dutch-speaking customer of `checkin` reads for `text`."""
+    with translation.override("nl"):
+        return gettext(text)

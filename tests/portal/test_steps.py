@@ -9,7 +9,7 @@ from icalendar import Calendar
 
 from portal.theme import PAGE_BACKGROUND, contrast, theme_css
 from tests.factories import OfferFactory, RemarkFactory, WorkItemFactory
-from tests.portal.conftest import url
+from tests.portal.conftest import nl, url
 from workshop.models import (
     Appointment,
     AppointmentEvent,
@@ -144,12 +144,12 @@ def test_text_messages_need_a_mobile_number(client, checkin):
         url(checkin, "contact"), {"preferred_channel": "sms", "phone": "", "email": "a@example.com"}
     )
     assert response.status_code == 400
-    assert "Enter your mobile number to get text messages." in body(response)
+    assert nl("Enter your mobile number to get text messages.") in body(response)
     response = client.post(
         url(checkin, "contact"),
         {"preferred_channel": "sms", "phone": "09 210 10 10", "email": "a@example.com"},
     )
-    assert "landline" in body(response)
+    assert nl("This looks like a landline, which cannot receive text messages.") in body(response)
 
 
 def test_emails_need_an_address(client, checkin):
@@ -157,7 +157,7 @@ def test_emails_need_an_address(client, checkin):
         url(checkin, "contact"), {"preferred_channel": "email", "phone": "", "email": ""}
     )
     assert response.status_code == 400
-    assert "Enter your e-mail address to get e-mails." in body(response)
+    assert nl("Enter your e-mail address to get e-mails.") in body(response)
 
 
 def test_saving_unchanged_contact_details_adds_nothing_to_the_timeline(client, checkin):
@@ -205,8 +205,8 @@ def test_answers_to_offers_are_drafts_until_sent(client, checkin, offers):
     ]
     assert items[0].offer_price == Decimal("19.95")
     html = body(client.get(url(checkin, "services")))
-    assert html.count("Not sent yet") == 2
-    assert "You have changes that are not sent yet." in html
+    assert html.count(nl("Not sent yet")) == 2
+    assert nl("You have changes that are not sent yet.") in html
 
 
 def test_sending_opens_the_items_and_pins_the_appointment_once_however_often_posted(
@@ -227,8 +227,8 @@ def test_sending_opens_the_items_and_pins_the_appointment_once_however_often_pos
     html = body(client.get(url(checkin, "done")))
     for sent in ("Carwash", "Winterbanden", "Piepende remmen"):
         assert sent in html
-    assert "Changed, not sent yet" not in html
-    assert "Not sent yet" not in html
+    assert nl("Changed, not sent yet") not in html
+    assert nl("Not sent yet") not in html
 
 
 def test_changing_an_answer_after_sending_shows_it_unsent_until_sent_again(client, checkin, offers):
@@ -238,14 +238,14 @@ def test_changing_an_answer_after_sending_shows_it_unsent_until_sent_again(clien
     # Back later: no car wash after all, and yes to the tyres.
     client.post(url(checkin, "services"), answers(offers, "none", "accept", "none"))
     review = body(client.get(url(checkin, "review")))
-    assert "Send changes" in review
-    assert review.count("Changed, not sent yet") == 2
-    assert "No longer wanted" in review
+    assert nl("Send changes") in review
+    assert review.count(nl("Changed, not sent yet")) == 2
+    assert nl("No longer wanted") in review
     # The confirmation keeps listing what was sent, and says there is more to send.
     done = body(client.get(url(checkin, "done")))
-    assert "You have changes that are not sent yet." in done
+    assert nl("You have changes that are not sent yet.") in done
     assert "Carwash" in done
-    assert "No longer wanted" not in done
+    assert nl("No longer wanted") not in done
     # Staff still have the sent answers until the customer sends again.
     assert set(CheckInItem.objects.open().values_list("kind", "offer_id")) == {
         (Kind.OFFER_ACCEPTED, wash.pk),
@@ -258,8 +258,8 @@ def test_changing_an_answer_after_sending_shows_it_unsent_until_sent_again(clien
     }
     assert CheckInItem.objects.filter(state=State.WITHDRAWN).count() == 2
     review = body(client.get(url(checkin, "review")))
-    assert "Everything is sent." in review
-    assert "Send changes" not in review
+    assert nl("Everything is sent. Change an answer and you can send again.") in review
+    assert nl("Send changes") not in review
 
 
 def test_changing_back_to_the_sent_answer_leaves_nothing_to_send(client, checkin, offers):
@@ -268,7 +268,9 @@ def test_changing_back_to_the_sent_answer_leaves_nothing_to_send(client, checkin
     client.post(url(checkin, "services"), answers(offers, "contact", "none", "none"))
     client.post(url(checkin, "services"), answers(offers, "accept", "none", "none"))
     assert not CheckInItem.objects.filter(state=State.DRAFT).exists()
-    assert "Everything is sent." in body(client.get(url(checkin, "review")))
+    assert nl("Everything is sent. Change an answer and you can send again.") in body(
+        client.get(url(checkin, "review"))
+    )
 
 
 def test_an_unknown_answer_changes_nothing(client, checkin, offers):
@@ -316,7 +318,7 @@ def test_a_remark_is_added_as_a_draft_card(client, checkin):
     assert response["Location"] == url(checkin, "remarks") + f"#remark-{remark.pk}"
     html = body(client.get(url(checkin, "remarks")))
     assert f'id="remark-{remark.pk}"' in html
-    assert "Not sent yet" in html
+    assert nl("Not sent yet") in html
     assert url(checkin, "remark_edit", remark.pk) in html
 
 
@@ -364,7 +366,7 @@ def test_another_checkins_remark_cannot_be_touched(client, checkin):
 def test_a_remark_added_after_sending_is_sent_with_the_next_send(client, checkin):
     client.post(url(checkin, "review"))
     client.post(url(checkin, "remarks"), {"new-subject": "Nog iets", "new-description": ""})
-    assert "Send changes" in body(client.get(url(checkin, "review")))
+    assert nl("Send changes") in body(client.get(url(checkin, "review")))
     client.post(url(checkin, "review"))
     assert CheckInItem.objects.get().state == State.OPEN
 
@@ -468,7 +470,7 @@ def test_with_htmx_a_changed_offer_answer_is_saved_at_once_and_its_card_comes_ba
     assert response.status_code == 200
     html = body(response)
     assert html.lstrip().startswith(f'<fieldset class="card offer" id="offer-{wash.pk}"')
-    assert "Not sent yet" in html
+    assert nl("Not sent yet") in html
     assert re.search(r'value="accept"[^>]*checked', html)
     assert "<html" not in html
     item = CheckInItem.objects.get()
