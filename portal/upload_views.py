@@ -1,6 +1,7 @@
 """The customer's photos and videos on a draft remark: add, remove, and see them.
 
-Thin: the rules live in `portal.uploads`. Every answer is private (`private_page`).
+Thin: the rules live in `portal.uploads`. Every answer is private (`private_page`);
+posts are protected by the secret in their URL (`link_csrf_protect`).
 A browser without JavaScript posts the plain form and is sent back to the page it came
 from, where the errors show next to the file field; `static/js/upload.js` sends one
 file per request (to Django, or straight to S3 with a presigned POST) and gets JSON.
@@ -17,12 +18,11 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 from storages.backends.s3 import S3Storage
 
 from portal import uploads
-from portal.http import private_page
+from portal.http import link_csrf_protect, private_page
 from portal.tokens import find_checkin
 from workshop.models import Attachment, CheckInItem, OnlineCheckIn
 
@@ -179,7 +179,7 @@ class UploadLimitHandler(FileUploadHandler):
         return None
 
 
-@csrf_exempt  # checked in _upload, once the upload handlers are in place
+@link_csrf_protect
 @private_page
 @require_POST
 def upload(request: HttpRequest, token: str, remark_id: int) -> HttpResponse:
@@ -188,19 +188,9 @@ def upload(request: HttpRequest, token: str, remark_id: int) -> HttpResponse:
         checkin, remark = _draft_remark(token, remark_id)
     except Refused as refused:
         return _refused(request, refused)
+    # In place before anything reads the body, so it applies while the files stream in.
     limiter = UploadLimitHandler(request)
     request.upload_handlers.insert(0, limiter)
-    return _upload(request, checkin, remark, token, limiter)
-
-
-@csrf_protect
-def _upload(
-    request: HttpRequest,
-    checkin: OnlineCheckIn,
-    remark: CheckInItem,
-    token: str,
-    limiter: UploadLimitHandler,
-) -> HttpResponse:
     files = request.FILES.getlist("files")
     errors = list(limiter.refused)
     if not files and not errors:
@@ -214,6 +204,7 @@ def _upload(
     return _after_change(request, checkin, remark, token, errors, stored)
 
 
+@link_csrf_protect
 @private_page
 @require_POST
 def presign(request: HttpRequest, token: str, remark_id: int) -> HttpResponse:
@@ -246,6 +237,7 @@ def presign(request: HttpRequest, token: str, remark_id: int) -> HttpResponse:
     return JsonResponse(answer)
 
 
+@link_csrf_protect
 @private_page
 @require_POST
 def complete(request: HttpRequest, token: str, remark_id: int, attachment_id: int) -> HttpResponse:
@@ -267,6 +259,7 @@ def complete(request: HttpRequest, token: str, remark_id: int, attachment_id: in
     return JsonResponse({"attachment": _describe(attachment)})
 
 
+@link_csrf_protect
 @private_page
 @require_POST
 def remove(request: HttpRequest, token: str, remark_id: int, attachment_id: int) -> HttpResponse:

@@ -12,11 +12,6 @@
     return (form.getAttribute("data-msg-" + key) || "").replace("{name}", name || "");
   }
 
-  function csrf(form) {
-    var input = form.querySelector("input[name=csrfmiddlewaretoken]");
-    return input ? input.value : "";
-  }
-
   function enhance(root) {
     var forms = root.querySelectorAll ? Array.prototype.slice.call(root.querySelectorAll("form[data-upload]")) : [];
     if (root.matches && root.matches("form[data-upload]")) forms.push(root);
@@ -56,22 +51,21 @@
     return function (error) { throw error || text(job.form, "network"); };
   }
 
-  function fields(form, values) {
+  function fields(values) {
     var data = new FormData();
-    data.append("csrfmiddlewaretoken", csrf(form));
     Object.keys(values).forEach(function (key) { data.append(key, values[key]); });
     return data;
   }
 
   function viaDjango(job) {
-    var data = fields(job.form, {});
+    var data = fields({});
     data.append("files", job.file, job.file.name);
     return post(job.form.getAttribute("action"), data, job.bar).then(answer(job), dropped(job));
   }
 
   function viaS3(job) {
     var form = job.form;
-    var ask = fields(form, { name: job.file.name, size: job.file.size, type: job.file.type });
+    var ask = fields({ name: job.file.name, size: job.file.size, type: job.file.type });
     return post(form.getAttribute("data-presign-url"), ask).then(answer(job), dropped(job)).then(function (presigned) {
       if (!presigned.url) return presigned; // this file arrived before
       var data = new FormData();
@@ -79,7 +73,7 @@
       data.append("file", job.file);
       return post(presigned.url, data, job.bar).then(function (xhr) {
         if (xhr.status < 200 || xhr.status >= 300) throw text(form, "failed");
-        return post(presigned.complete_url, fields(form, {})).then(answer(job), dropped(job));
+        return post(presigned.complete_url, fields({})).then(answer(job), dropped(job));
       }, dropped(job));
     });
   }
