@@ -38,7 +38,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 from pillow_heif import register_heif_opener
 from storages.backends.s3 import S3Storage
 from storages.utils import safe_join
@@ -617,26 +617,20 @@ def _save_new(storage: Storage, name: str, content: File, created: list[str]) ->
     return stored
 
 
-def _clean_photo(
-    attachment: Attachment, storage: Storage, path: str, media: MediaType, created: list[str]
-) -> _Checked:
-    """Decodes the whole photo, turns it upright and writes it back without metadata.
+def _render_photo(
+    path: str, media: MediaType, cleaned: IO[bytes], display: IO[bytes] | None, thumbnail: IO[bytes]
+) -> None:
+    """Decodes the whole photo, turns it upright and writes it again without metadata.
 
     EXIF (with any GPS location), XMP and maker notes are dropped; only the colour
     profile is kept. The orientation tag goes too, as it is applied to the pixels.
+    Writes the cleaned photo, a JPEG copy for browsers (`display`) and a thumbnail.
     """
-    try:
-        image = Image.open(path)
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as error:
-        raise _Rejected(REASON_UNREADABLE) from error
-    with image:
+    with Image.open(path) as image:
         if image.format != media.pillow_format:
             raise _Rejected(REASON_NOT_MEDIA)
-        try:
-            image.load()
-            ImageOps.exif_transpose(image, in_place=True)
-        except (SyntaxError, ValueError, OSError) as error:  # Pillow's words for corrupt data
-            raise _Rejected(REASON_UNREADABLE) from error
+        image.load()
+        ImageOps.exif_transpose(image, in_place=True)
         keep: dict[str | tuple[int, int], Any] = {
             key: image.info[key] for key in ("icc_profile", "transparency") if key in image.info
         }
@@ -644,42 +638,63 @@ def _clean_photo(
         image.getexif().clear()  # the decoded EXIF, which pillow_heif would write back
         with open(path, "rb") as original:
             lossless = media is WEBP and read_head(original, 16)[12:16] == b"VP8L"
-        with tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR) as out:
-            _save_image(image, media, out, lossless)
-            size = out.tell()
-            cleaned = File(out, name=attachment.original_name)
-            cleaned.content_type = media.content_type  # type: ignore[attr-defined]
-            name = _save_new(
-                storage, attachment_path(attachment, attachment.original_name), cleaned, created
-            )
+        _save_image(image, media, cleaned, lossless)
         flat = _flatten(image)
-        display = ""
-        if media is HEIC:
-            with tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR) as out:
-                flat.save(out, "JPEG", quality=88, icc_profile=keep.get("icc_profile"))
-                display = _save_new(
-                    storage, f"display/{secrets.token_hex(16)}.jpg", File(out), created
-                )
+        if display is not None:
+            flat.save(display, "JPEG", quality=88, icc_profile=keep.get("icc_profile"))
         flat.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS), Image.Resampling.LANCZOS)
-        buffer = BytesIO()
-        flat.save(buffer, "JPEG", quality=80)
-        thumbnail = _save_new(
+        flat.save(thumbnail, "JPEG", quality=80)
+
+
+def _temporary_file() -> IO[bytes]:
+    return tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR)
+
+
+def _clean_photo(
+    attachment: Attachment, storage: Storage, path: str, media: MediaType, created: list[str]
+) -> _Checked:
+    with contextlib.ExitStack() as files:
+        cleaned = files.enter_context(_temporary_file())
+        display = files.enter_context(_temporary_file()) if media is HEIC else None
+        thumbnail = BytesIO()
+        try:
+            _render_photo(path, media, cleaned, display, thumbnail)
+        except _Rejected:
+            raise
+        except Exception as error:
+            # Whatever a decoder says about bytes we did not make (truncated, corrupt,
+            # a decompression bomb, EXIF it cannot parse): this is not a photo we can use.
+            raise _Rejected(REASON_UNREADABLE) from error
+        size = cleaned.tell()
+        upload = File(cleaned, name=attachment.original_name)
+        upload.content_type = media.content_type  # type: ignore[attr-defined]
+        name = _save_new(
+            storage, attachment_path(attachment, attachment.original_name), upload, created
+        )
+        display_name = ""
+        if display is not None:
+            display_name = _save_new(
+                storage, f"display/{secrets.token_hex(16)}.jpg", File(display), created
+            )
+        thumbnail_name = _save_new(
             storage,
             f"thumbnails/{secrets.token_hex(16)}.jpg",
-            ContentFile(buffer.getvalue()),
+            ContentFile(thumbnail.getvalue()),
             created,
         )
-    return _Checked(media, name, size, thumbnail, display)
+    return _Checked(media, name, size, thumbnail_name, display_name)
 
 
 def _check(attachment: Attachment, storage: Storage, created: list[str]) -> _Checked:
     name = attachment.file.name or ""
     size = _stored_size(storage, name)
+    if size <= 0:
+        raise _Rejected(REASON_MISSING)
     head = _stored_head(storage, name)
     media = sniff(head)
     if media is None:
         raise _Rejected(REASON_NOT_MEDIA)
-    if size <= 0 or size > limit_for(media.kind):
+    if size > limit_for(media.kind):
         raise _Rejected(REASON_TOO_LARGE)
     if media.kind == Kind.VIDEO:
         if not video_container_is_valid(head, media):

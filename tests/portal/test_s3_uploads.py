@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -37,6 +38,7 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from django.urls import reverse
+from django.utils import timezone
 from PIL import Image
 
 from portal import uploads
@@ -232,6 +234,8 @@ def test_a_jpeg_goes_straight_to_the_bucket_then_is_checked_there(client, s3, re
     assert {"key": key} in policy["conditions"]
     assert {"Content-Type": "image/jpeg"} in policy["conditions"]
     assert ["content-length-range", 1, 25 * 1024 * 1024] in policy["conditions"]
+    expires = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
+    assert abs(expires - timezone.now() - timedelta(seconds=900)) < timedelta(seconds=60)
 
     stored = _post_to_store(presigned, data)
     assert stored.status_code == 204, stored.text
