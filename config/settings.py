@@ -224,6 +224,12 @@ CHECKIN_MAX_FILES_PER_REMARK = env_int("CHECKIN_MAX_FILES_PER_REMARK", 10, minim
 CHECKIN_MAX_PHOTO_BYTES = env_int("CHECKIN_MAX_PHOTO_MB", 25, minimum=1) * 1024 * 1024
 CHECKIN_MAX_VIDEO_BYTES = env_int("CHECKIN_MAX_VIDEO_MB", 200, minimum=1) * 1024 * 1024
 
+# --- Customer uploads (portal/uploads.py) -------------------------------------------
+# How long a presigned POST for a direct upload to S3 stays usable, in seconds.
+CHECKIN_UPLOAD_PRESIGN_SECONDS = env_int("CHECKIN_UPLOAD_PRESIGN_SECONDS", 900, minimum=60)
+# Files read back from S3 spill to a temporary file past 1 MB instead of staying in memory.
+AWS_S3_MAX_MEMORY_SIZE = 1024 * 1024
+
 # --- Celery -----------------------------------------------------------------
 # Redis in production (redis://host:6379/0); a broker in folders under var/ otherwise,
 # which web, worker and beat share without any server.

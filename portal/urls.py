@@ -1,8 +1,11 @@
 from django.urls import path, re_path
 
-from portal import views
+from portal import upload_views, views
 
 app_name = "portal"
+
+_files = "<str:token>/remarks/<int:remark_id>/files/"
+
 urlpatterns = [
     re_path(r"^theme/(?P<colour>[0-9a-f]{6})\.css$", views.theme, name="theme"),
     # The link as sent (no trailing slash, to keep the SMS short) opens at once, no redirect.
@@ -19,4 +22,15 @@ urlpatterns = [
     path("<str:token>/done/", views.done, name="done"),
     path("<str:token>/language/", views.language, name="language"),
     path("<str:token>/calendar.ics", views.calendar, name="calendar"),
+    # Photos and videos on a draft remark.
+    path(_files, upload_views.remark_files, name="remark_files"),
+    path(f"{_files}upload/", upload_views.upload, name="upload"),
+    path(f"{_files}presign/", upload_views.presign, name="upload_presign"),
+    path(f"{_files}<int:attachment_id>/complete/", upload_views.complete, name="upload_complete"),
+    path(f"{_files}<int:attachment_id>/remove/", upload_views.remove, name="attachment_remove"),
+    path(
+        "<str:token>/files/<int:attachment_id>/thumbnail/",
+        upload_views.thumbnail,
+        name="attachment_thumbnail",
+    ),
 ]
