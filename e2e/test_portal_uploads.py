@@ -1,7 +1,7 @@
 """Photos and videos on a remark, in Chromium with a phone's viewport and touch.
 
-Two pages show the upload form: the portal's remarks step (`portal:remarks`, built on
-the portal branch: those tests skip until it exists) and the remark's own files page
+Two pages show the upload form: the portal's remarks step (`portal:remarks`) and the
+remark's own files page
 (`portal:remark_files`, where a plain form post without a `next` returns to). The same
 partial and script run on both.
 """
@@ -11,7 +11,7 @@ import re
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from PIL import ExifTags, Image
 from playwright.sync_api import Browser, Page, expect
 
@@ -20,7 +20,7 @@ from portal import uploads
 from tests.conftest import celery_worker_process  # noqa: F401 - fixture: a real Celery worker
 from tests.portal import media
 from tests.portal.uploads_support import new_draft_remark
-from workshop.models import Attachment
+from workshop.models import Attachment, Customer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,6 +60,8 @@ def files(tmp_path):
 @pytest.fixture
 def remark(transactional_db):
     remark = new_draft_remark()
+    # An English-speaking customer, so the page reads like the labels below.
+    Customer.objects.filter(pk=remark.checkin.appointment.customer_id).update(language="en")
     yield remark
     for attachment in Attachment.objects.filter(item=remark):
         uploads.remove_attachment(attachment)  # the shared media folder of the test run
@@ -70,11 +72,7 @@ def _files_page(live_server, remark) -> str:
 
 
 def _remarks_step(live_server, remark) -> str:
-    try:
-        path = reverse("portal:remarks", args=[remark.checkin.token])
-    except NoReverseMatch:
-        pytest.skip("the remarks step (portal:remarks) comes with the portal pages")
-    return live_server.url + path
+    return live_server.url + reverse("portal:remarks", args=[remark.checkin.token])
 
 
 def _slow_uploads(page: Page, bytes_per_second: int) -> None:
@@ -261,7 +259,7 @@ def test_the_error_next_to_the_field_passes_an_accessibility_scan(
     _assert_accessible(phone)
 
 
-# --- On the portal's remarks step (skips until the portal pages are merged) -------------
+# --- On the portal's remarks step ---------------------------------------------------
 
 
 @pytest.mark.usefixtures("celery_worker_process")

@@ -11,7 +11,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.template.response import TemplateResponse
 from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
@@ -46,6 +46,15 @@ def make_private(response: HttpResponse) -> HttpResponse:
     return response
 
 
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Fetch Metadata: where the browser says a request came from ("none": typed or bookmarked).
+_OWN_SITE = {"same-origin", "none"}
+
+
+def from_own_site(request: HttpRequest) -> bool:
+    return request.headers.get("Sec-Fetch-Site", "same-origin") in _OWN_SITE
+
+
 def language_session_key(checkin: OnlineCheckIn) -> str:
     return f"portal-language-{checkin.pk}"
 
@@ -67,31 +76,37 @@ def portal_view(view: PortalView) -> Callable[..., HttpResponse]:
     token, with which it could post directly. And the check would refuse honest
     customers: `Referrer-Policy: no-referrer` makes browsers send `Origin: null` with a
     form post (and no Referer), and a phone that blocks cookies has no CSRF cookie.
+    On top, a post the browser itself marks as coming from another site
+    (`Sec-Fetch-Site`) is refused.
     """
 
     @csrf_exempt
     @wraps(view)
     @ratelimit(group="portal", key="ip", rate=portal_rate, block=True)
     def wrapped(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method not in SAFE_METHODS and not from_own_site(request):
+            return make_private(HttpResponseForbidden())
         checkin = find_checkin(token)
         if checkin is None:
             return make_private(TemplateResponse(request, "portal/invalid.html", status=404))
         language = page_language(request, checkin)
-        translation.activate(language)
         request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
-        # Every time on the page is the dealership's local time.
-        timezone.activate(checkin.appointment.dealership.tz)
-        if checkin.is_closed:
-            response: HttpResponse = TemplateResponse(
-                request,
-                "portal/closed.html",
-                {"dealership": checkin.appointment.dealership},
-                status=410,
-            )
-        else:
-            if checkin.opened_at is None:
-                record_opened(checkin)
-            response = view(request, checkin, *args, **kwargs)
+        # The customer's language, and every time in the dealership's local time; the
+        # page is rendered inside, so neither outlives this request.
+        with translation.override(language), timezone.override(checkin.appointment.dealership.tz):
+            if checkin.is_closed:
+                response: HttpResponse = TemplateResponse(
+                    request,
+                    "portal/closed.html",
+                    {"dealership": checkin.appointment.dealership},
+                    status=410,
+                )
+            else:
+                if checkin.opened_at is None:
+                    record_opened(checkin)
+                response = view(request, checkin, *args, **kwargs)
+            if isinstance(response, TemplateResponse):
+                response.render()
         return make_private(response)
 
     return wrapped

@@ -1,7 +1,7 @@
 """The customer's photos and videos on a draft remark: add, remove, and see them.
 
-Thin: the rules live in `portal.uploads`. Every answer is private (`private_page`);
-posts are protected by the secret in their URL (`link_csrf_protect`).
+Thin: the rules live in `portal.uploads`. Like every page behind the link they go
+through `portal_view` (token, rate limit, closed check-in, language, private headers).
 A browser without JavaScript posts the plain form and is sent back to the page it came
 from, where the errors show next to the file field; `static/js/upload.js` sends one
 file per request (to Django, or straight to S3 with a presigned POST) and gets JSON.
@@ -15,15 +15,14 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from storages.backends.s3 import S3Storage
 
 from portal import uploads
-from portal.http import link_csrf_protect, private_page
-from portal.tokens import find_checkin
+from portal.decorators import portal_view
 from workshop.models import Attachment, CheckInItem, OnlineCheckIn
 
 # Errors of a plain form post, kept in the session until the page shows them.
@@ -31,31 +30,21 @@ FLASHED_ERRORS = "portal_upload_errors"
 
 
 class Refused(Exception):
-    def __init__(self, message: str, status: int, checkin: OnlineCheckIn | None = None) -> None:
+    def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
-        self.message, self.status, self.checkin = message, status, checkin
+        self.message, self.status = message, status
 
 
-def _draft_remark(token: str, remark_id: int) -> tuple[OnlineCheckIn, CheckInItem]:
-    checkin = find_checkin(token)
-    invalid = _("This link is not valid. Please use the latest link we sent you.")
-    if checkin is None:
-        raise Refused(invalid, 404)
-    if checkin.is_closed:
-        raise Refused(
-            _("This check-in has closed. Please call us if something is not right."), 403, checkin
-        )
+def _draft_remark(checkin: OnlineCheckIn, remark_id: int) -> CheckInItem:
     remark = CheckInItem.objects.filter(
         pk=remark_id, checkin=checkin, kind=CheckInItem.Kind.REMARK
     ).first()
     if remark is None:
-        raise Refused(invalid, 404, checkin)
+        raise Refused(_("This link is not valid. Please use the latest link we sent you."), 404)
     remark.checkin = checkin
     if remark.state != CheckInItem.State.DRAFT:
-        raise Refused(
-            _("This remark has been sent, so its files can no longer change."), 403, checkin
-        )
-    return checkin, remark
+        raise Refused(_("This remark has been sent, so its files can no longer change."), 403)
+    return remark
 
 
 def wants_json(request: HttpRequest) -> bool:
@@ -63,7 +52,7 @@ def wants_json(request: HttpRequest) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def _refused(request: HttpRequest, refused: Refused) -> HttpResponse:
+def _refused(request: HttpRequest, checkin: OnlineCheckIn, refused: Refused) -> HttpResponse:
     if wants_json(request):
         return JsonResponse({"error": refused.message}, status=refused.status)
     if request.htmx:  # type: ignore[attr-defined]
@@ -72,7 +61,7 @@ def _refused(request: HttpRequest, refused: Refused) -> HttpResponse:
     return TemplateResponse(
         request,
         "portal/upload_refused.html",
-        {"message": refused.message, "checkin": refused.checkin},
+        {"message": refused.message, "checkin": checkin},
         status=refused.status,
     )
 
@@ -95,18 +84,15 @@ def pop_flashed_errors(request: HttpRequest, remark: CheckInItem) -> list[str]:
     return errors
 
 
-def _return_url(request: HttpRequest, token: str, remark: CheckInItem) -> str:
+def _return_url(request: HttpRequest, checkin: OnlineCheckIn) -> str:
     """The page a plain form post goes back to: the one it came from, behind this link."""
     candidate = request.POST.get("next") or request.GET.get("next") or ""
-    link_root = request.path[: request.path.index(token) + len(token)] + "/"
+    link_root = reverse("portal:welcome", args=[checkin.token])
     if candidate.startswith(link_root) and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}
     ):
         return candidate
-    try:
-        return reverse("portal:remarks", args=[token])
-    except NoReverseMatch:  # the remarks step belongs to the portal pages
-        return reverse("portal:remark_files", args=[token, remark.pk])
+    return reverse("portal:remarks", args=[checkin.token])
 
 
 def _describe(attachment: Attachment) -> dict[str, Any]:
@@ -119,13 +105,13 @@ def _describe(attachment: Attachment) -> dict[str, Any]:
 
 
 def _files_response(
-    request: HttpRequest, checkin: OnlineCheckIn, remark: CheckInItem, token: str, part: str
+    request: HttpRequest, checkin: OnlineCheckIn, remark: CheckInItem, part: str
 ) -> TemplateResponse:
     context = {
         "checkin": checkin,
         "remark": remark,
-        "token": token,
-        "return_url": _return_url(request, token, remark),
+        "token": checkin.token,
+        "return_url": _return_url(request, checkin),
     }
     return TemplateResponse(request, f"portal/_attachments.html{part}", context)
 
@@ -134,7 +120,6 @@ def _after_change(
     request: HttpRequest,
     checkin: OnlineCheckIn,
     remark: CheckInItem,
-    token: str,
     errors: list[str],
     done: Attachment | None = None,
 ) -> HttpResponse:
@@ -144,8 +129,8 @@ def _after_change(
         return JsonResponse({"attachment": _describe(done) if done else None}, status=200)
     flash_errors(request, remark, errors)
     if request.htmx:  # type: ignore[attr-defined]
-        return _files_response(request, checkin, remark, token, "")
-    return redirect(f"{_return_url(request, token, remark)}#attachments-{remark.pk}")
+        return _files_response(request, checkin, remark, "")
+    return redirect(f"{_return_url(request, checkin)}#attachments-{remark.pk}")
 
 
 class UploadLimitHandler(FileUploadHandler):
@@ -179,15 +164,14 @@ class UploadLimitHandler(FileUploadHandler):
         return None
 
 
-@link_csrf_protect
-@private_page
+@portal_view
 @require_POST
-def upload(request: HttpRequest, token: str, remark_id: int) -> HttpResponse:
+def upload(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
     """Files through Django: the plain form (any number) or upload.js (one per request)."""
     try:
-        checkin, remark = _draft_remark(token, remark_id)
+        remark = _draft_remark(checkin, remark_id)
     except Refused as refused:
-        return _refused(request, refused)
+        return _refused(request, checkin, refused)
     # In place before anything reads the body, so it applies while the files stream in.
     limiter = UploadLimitHandler(request)
     request.upload_handlers.insert(0, limiter)
@@ -201,20 +185,19 @@ def upload(request: HttpRequest, token: str, remark_id: int) -> HttpResponse:
             stored = uploads.store_upload(remark, uploaded)
         except uploads.UploadRejected as rejected:
             errors.append(rejected.message)
-    return _after_change(request, checkin, remark, token, errors, stored)
+    return _after_change(request, checkin, remark, errors, stored)
 
 
-@link_csrf_protect
-@private_page
+@portal_view
 @require_POST
-def presign(request: HttpRequest, token: str, remark_id: int) -> HttpResponse:
+def presign(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
     """A presigned POST for one file, for upload.js to send straight to the bucket."""
     if not settings.USE_S3:
         raise Http404
     try:
-        _checkin, remark = _draft_remark(token, remark_id)
+        remark = _draft_remark(checkin, remark_id)
     except Refused as refused:
-        return _refused(request, refused)
+        return _refused(request, checkin, refused)
     try:
         size = int(request.POST.get("size", ""))
     except ValueError:
@@ -231,23 +214,24 @@ def presign(request: HttpRequest, token: str, remark_id: int) -> HttpResponse:
             "url": post.url,
             "fields": post.fields,
             "complete_url": reverse(
-                "portal:upload_complete", args=[token, remark.pk, post.attachment.pk]
+                "portal:upload_complete", args=[checkin.token, remark.pk, post.attachment.pk]
             ),
         }
     return JsonResponse(answer)
 
 
-@link_csrf_protect
-@private_page
+@portal_view
 @require_POST
-def complete(request: HttpRequest, token: str, remark_id: int, attachment_id: int) -> HttpResponse:
+def complete(
+    request: HttpRequest, checkin: OnlineCheckIn, remark_id: int, attachment_id: int
+) -> HttpResponse:
     """upload.js says a direct upload to the bucket finished."""
     if not settings.USE_S3:
         raise Http404
     try:
-        _checkin, remark = _draft_remark(token, remark_id)
+        remark = _draft_remark(checkin, remark_id)
     except Refused as refused:
-        return _refused(request, refused)
+        return _refused(request, checkin, refused)
     attachment = remark.attachments.filter(pk=attachment_id).first()
     if attachment is None:
         return JsonResponse({"error": _("This file was removed.")}, status=404)
@@ -259,14 +243,15 @@ def complete(request: HttpRequest, token: str, remark_id: int, attachment_id: in
     return JsonResponse({"attachment": _describe(attachment)})
 
 
-@link_csrf_protect
-@private_page
+@portal_view
 @require_POST
-def remove(request: HttpRequest, token: str, remark_id: int, attachment_id: int) -> HttpResponse:
+def remove(
+    request: HttpRequest, checkin: OnlineCheckIn, remark_id: int, attachment_id: int
+) -> HttpResponse:
     try:
-        checkin, remark = _draft_remark(token, remark_id)
+        remark = _draft_remark(checkin, remark_id)
     except Refused as refused:
-        return _refused(request, refused)
+        return _refused(request, checkin, refused)
     attachment = remark.attachments.filter(pk=attachment_id).first()
     errors = []
     if attachment is not None:  # already gone: a double tap
@@ -275,41 +260,36 @@ def remove(request: HttpRequest, token: str, remark_id: int, attachment_id: int)
         except uploads.UploadRejected as rejected:
             errors.append(rejected.message)
     if request.htmx and not errors:  # type: ignore[attr-defined]
-        return _files_response(request, checkin, remark, token, "#files")
-    return _after_change(request, checkin, remark, token, errors)
+        return _files_response(request, checkin, remark, "#files")
+    return _after_change(request, checkin, remark, errors)
 
 
-@private_page
+@portal_view
 @require_GET
-def remark_files(request: HttpRequest, token: str, remark_id: int) -> HttpResponse:
+def remark_files(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
     """A remark's files: the list alone for htmx and upload.js, else a page of its own."""
     try:
-        checkin, remark = _draft_remark(token, remark_id)
+        remark = _draft_remark(checkin, remark_id)
     except Refused as refused:
-        return _refused(request, refused)
+        return _refused(request, checkin, refused)
     if request.htmx:  # type: ignore[attr-defined]
-        return _files_response(request, checkin, remark, token, "#files")
+        return _files_response(request, checkin, remark, "#files")
     return TemplateResponse(
         request,
         "portal/remark_files.html",
-        {"checkin": checkin, "remark": remark, "token": token, "remarks_url": _remarks_url(token)},
+        {
+            "checkin": checkin,
+            "remark": remark,
+            "token": checkin.token,
+            "remarks_url": reverse("portal:remarks", args=[checkin.token]),
+        },
     )
 
 
-def _remarks_url(token: str) -> str:
-    try:
-        return reverse("portal:remarks", args=[token])
-    except NoReverseMatch:  # the remarks step belongs to the portal pages
-        return ""
-
-
-@private_page
+@portal_view
 @require_GET
-def thumbnail(request: HttpRequest, token: str, attachment_id: int) -> HttpResponseBase:
+def thumbnail(request: HttpRequest, checkin: OnlineCheckIn, attachment_id: int) -> HttpResponseBase:
     """A checked photo's thumbnail, for the customer who sent it."""
-    checkin = find_checkin(token)
-    if checkin is None or checkin.is_closed:
-        raise Http404
     attachment = (
         Attachment.objects.filter(
             pk=attachment_id, item__checkin=checkin, state=Attachment.State.READY
