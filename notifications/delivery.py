@@ -38,10 +38,20 @@ START_WORDS = {"START", "UNSTOP"}
 
 # Which invitation states each new one may replace; anything else is newer news.
 _INVITATION_FROM: dict[str, list[str]] = {
-    Invitation.SENT: [Invitation.QUEUED, Invitation.FAILED],
-    Invitation.DELIVERED: [Invitation.QUEUED, Invitation.SENT, Invitation.FAILED],
+    Invitation.SENT: [Invitation.NOT_DUE, Invitation.QUEUED, Invitation.FAILED],
+    Invitation.DELIVERED: [
+        Invitation.NOT_DUE,
+        Invitation.QUEUED,
+        Invitation.SENT,
+        Invitation.FAILED,
+    ],
     Invitation.FAILED: [Invitation.QUEUED],
-    Invitation.UNREACHABLE: [Invitation.QUEUED, Invitation.SENT, Invitation.FAILED],
+    Invitation.UNREACHABLE: [
+        Invitation.NOT_DUE,
+        Invitation.QUEUED,
+        Invitation.SENT,
+        Invitation.FAILED,
+    ],
     Invitation.NOT_DUE: [Invitation.QUEUED],
 }
 

@@ -120,9 +120,7 @@ def test_a_cancelled_appointment_is_not_invited(gent):
         assert dispatch_due_invitations() == []
 
 
-def test_a_queued_invitation_is_not_sent_when_the_appointment_is_cancelled_meanwhile(
-    gent, twilio
-):
+def test_a_queued_invitation_is_not_sent_when_the_appointment_is_cancelled_meanwhile(gent, twilio):
     with time_machine.travel(local("2026-11-23 10:00"), tick=True) as traveller:
         appointment = book(gent, local("2026-11-25 10:00"))
         (message,) = dispatch_due_invitations()
@@ -282,7 +280,9 @@ def test_a_reminder_waits_for_sending_hours(invited_on_monday, gent):
         assert len(dispatch_due_reminders()) == 1
 
 
-def test_no_reminder_right_after_a_late_invitation(gent, eager_tasks, django_capture_on_commit_callbacks):
+def test_no_reminder_right_after_a_late_invitation(
+    gent, eager_tasks, django_capture_on_commit_callbacks
+):
     with time_machine.travel(local("2026-11-25 16:00"), tick=False):
         book(gent, local("2026-11-26 10:00"))  # booked the day before
         with django_capture_on_commit_callbacks(execute=True):

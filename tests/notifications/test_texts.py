@@ -31,9 +31,7 @@ def long_names_appointment(language: str):
 
 @pytest.mark.parametrize("purpose", ["invitation", "reminder"])
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_the_sms_fits_one_gsm7_segment_with_the_longest_names_and_link(
-    settings, language, purpose
-):
+def test_the_sms_fits_one_gsm7_segment_with_the_longest_names_and_link(settings, language, purpose):
     settings.SITE_URL = f"https://{HOST_30}"
     appointment = long_names_appointment(language)
     assert len(HOST_30) == 30
