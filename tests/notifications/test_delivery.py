@@ -42,10 +42,12 @@ def test_a_message_is_sent_once_however_often_its_task_runs(due_appointment, twi
 
     assert len(twilio.requests) == 1
     message.refresh_from_db()
-    assert message.status == Status.SENT and message.attempts == 1
+    assert message.status == Status.SENT
+    assert message.attempts == 1
     assert message.provider_id.startswith("SM")
     checkin = OnlineCheckIn.objects.get(appointment=due_appointment)
-    assert checkin.invitation_status == Invitation.SENT and checkin.invited_at
+    assert checkin.invitation_status == Invitation.SENT
+    assert checkin.invited_at
 
 
 @pytest.mark.django_db(transaction=True)
@@ -71,7 +73,8 @@ def test_two_workers_on_the_same_message_send_it_once(due_appointment, twilio):
 
     assert len(twilio.requests) == 1
     message.refresh_from_db()
-    assert message.status == Status.SENT and message.attempts == 1
+    assert message.status == Status.SENT
+    assert message.attempts == 1
 
 
 @pytest.mark.django_db
@@ -107,11 +110,13 @@ def test_a_passing_failure_that_lasts_counts_as_failed_then_falls_back(
     with django_capture_on_commit_callbacks(execute=True):
         waits = [delivery.send_message(message.pk) for _ in range(3)]
 
-    assert waits[:2] == [30, 60] and waits[2] is None
+    assert waits[:2] == [30, 60]
+    assert waits[2] is None
     message.refresh_from_db()
     assert message.status == Status.FAILED
     assert message.error.startswith("Gave up after 3 attempts: Twilio 500")
-    assert message.fallback.channel == "email" and message.fallback.status == Status.SENT
+    assert message.fallback.channel == "email"
+    assert message.fallback.status == Status.SENT
     assert delivery.send_message(message.pk) is None
     assert len(twilio.requests) == 3
 
@@ -127,7 +132,8 @@ def test_an_invalid_number_falls_back_to_email_at_once(
         assert delivery.send_message(message.pk) is None
 
     message.refresh_from_db()
-    assert message.status == Status.FAILED and message.attempts == 1
+    assert message.status == Status.FAILED
+    assert message.attempts == 1
     assert "21211" in message.error
     fallback = message.fallback
     assert (fallback.channel, fallback.purpose, fallback.status) == ("email", "invitation", "sent")
@@ -247,12 +253,14 @@ def test_staff_resend_an_invitation_and_it_shows_on_the_timeline(
         with django_capture_on_commit_callbacks(execute=True):
             message = resend_invitation(due_appointment, by=staff)
 
-    assert message.purpose == "invitation" and message.channel == "sms"
+    assert message.purpose == "invitation"
+    assert message.channel == "sms"
     message.refresh_from_db()
     assert message.status == Status.SENT
     assert len(twilio.requests) == 2
     event = due_appointment.events.get(kind=AppointmentEvent.Kind.INVITATION_RESENT)
-    assert event.user == staff and event.actor == "staff"
+    assert event.user == staff
+    assert event.actor == "staff"
 
 
 @pytest.mark.django_db
@@ -280,4 +288,5 @@ def test_an_email_that_the_server_refuses_for_a_while_is_retried(due_appointment
     message.save()
     assert delivery.send_message(message.pk) == 30
     message.refresh_from_db()
-    assert message.status == Status.QUEUED and "E-mail server unavailable" in message.error
+    assert message.status == Status.QUEUED
+    assert "E-mail server unavailable" in message.error

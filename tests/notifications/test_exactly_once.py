@@ -69,7 +69,8 @@ def test_a_task_delivered_twice_sends_once(due_appointment, twilio, worker):
 
     assert len(twilio.requests) == 1
     message.refresh_from_db()
-    assert message.status == Status.SENT and message.attempts == 1
+    assert message.status == Status.SENT
+    assert message.attempts == 1
 
 
 def test_a_worker_killed_mid_send_never_sends_twice(due_appointment, twilio, worker):
@@ -105,7 +106,8 @@ def test_a_worker_killed_mid_send_never_sends_twice(due_appointment, twilio, wor
     later = timezone.now() + timezone.timedelta(minutes=30)
     assert delivery.sweep(later) == (1, 0)
     message.refresh_from_db()
-    assert message.status == Status.FAILED and message.error.startswith("Interrupted")
+    assert message.status == Status.FAILED
+    assert message.error.startswith("Interrupted")
     assert len(twilio.requests) == 1
 
 

@@ -56,7 +56,8 @@ def test_a_message_is_posted_to_twilio_as_its_api_documents(twilio, settings):
             f"https://checkin.example.com/notifications/twilio/status/{message.callback_key}/"
         ),
     }
-    assert sent.provider_id.startswith("SM") and len(sent.provider_id) == 34
+    assert sent.provider_id.startswith("SM")
+    assert len(sent.provider_id) == 34
 
 
 def test_a_messaging_service_replaces_the_from_number(twilio, settings):
@@ -212,7 +213,8 @@ def test_a_signed_delivery_report_marks_the_message_and_the_invitation_delivered
 
     assert response.status_code == 204
     sent_sms.refresh_from_db()
-    assert sent_sms.status == Message.Status.DELIVERED and sent_sms.delivered_at
+    assert sent_sms.status == Message.Status.DELIVERED
+    assert sent_sms.delivered_at
     checkin = OnlineCheckIn.objects.get(appointment_id=sent_sms.appointment_id)
     assert checkin.invitation_status == OnlineCheckIn.InvitationStatus.DELIVERED
     # A late "sent" report does not move it back.
@@ -256,7 +258,8 @@ def test_an_undelivered_report_fails_the_sms_and_falls_back_to_email(
     assert sent_sms.status == Message.Status.FAILED
     assert sent_sms.error == "Twilio: undelivered, error 30003"
     fallback = sent_sms.fallback
-    assert fallback.channel == "email" and fallback.status == Message.Status.SENT
+    assert fallback.channel == "email"
+    assert fallback.status == Message.Status.SENT
 
 
 def test_reports_for_unknown_messages_are_not_found(client, settings, twilio):
