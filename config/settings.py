@@ -367,3 +367,8 @@ if SMS_TRANSPORT == "twilio" and not (TWILIO_MESSAGING_SERVICE_SID or TWILIO_FRO
     raise ImproperlyConfigured(
         "SMS_TRANSPORT=twilio needs TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER."
     )
+# Celery's Django fixup closes the database connection before and after every task
+# unless this is set, and opening a PostgreSQL connection per message costs more than
+# sending it. Set, connections are closed as Django closes them after a request instead:
+# when broken or older than CONN_MAX_AGE (see config/celery.py).
+CELERY_DB_REUSE_MAX = 1_000_000_000

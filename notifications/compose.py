@@ -95,7 +95,9 @@ def enqueue(messages: Sequence[Message]) -> None:
     def publish() -> None:
         from notifications.tasks import send_message
 
-        for message_id in ids:
-            send_message.delay(message_id)
+        # One broker connection for the whole batch, not one from the pool per task.
+        with send_message.app.producer_or_acquire() as producer:
+            for message_id in ids:
+                send_message.apply_async((message_id,), producer=producer)
 
     transaction.on_commit(publish)

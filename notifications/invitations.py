@@ -60,9 +60,12 @@ def _with_related(queryset):
     )
 
 
-def _claimed_appointments(claim: uuid.UUID) -> list[Appointment]:
+def _claimed_appointments(ids: list[int], claim: uuid.UUID) -> list[Appointment]:
+    """The check-ins among `ids` that this run's claim got (by primary key: the claim
+    column has no index of its own)."""
     appointments = []
-    for checkin in _with_related(OnlineCheckIn.objects.filter(invitation_claim=claim)):
+    claimed = OnlineCheckIn.objects.filter(pk__in=ids, invitation_claim=claim)
+    for checkin in _with_related(claimed):
         appointment = checkin.appointment
         appointment.checkin = checkin  # the link is on the check-in: no query per message
         appointments.append(appointment)
@@ -99,12 +102,14 @@ def dispatch_due_invitations(now: datetime | None = None) -> list[Message]:
     while True:
         with transaction.atomic():
             ids = list(due.values_list("pk", flat=True)[:BATCH_SIZE])
+            if not ids:
+                return queued
             claim = uuid.uuid4()
             claimed = OnlineCheckIn.objects.filter(
                 pk__in=ids, invitation_status=Invitation.NOT_DUE
             ).update(invitation_status=Invitation.QUEUED, invitation_claim=claim)
             if claimed:
-                queued += _write_invitations(_claimed_appointments(claim), now, overrides)
+                queued += _write_invitations(_claimed_appointments(ids, claim), now, overrides)
         if len(ids) < BATCH_SIZE:
             return queued
 
@@ -170,12 +175,14 @@ def dispatch_due_reminders(now: datetime | None = None) -> list[Message]:
     while True:
         with transaction.atomic():
             ids = list(due.values_list("pk", flat=True)[:BATCH_SIZE])
+            if not ids:
+                return queued
             claim = uuid.uuid4()
             claimed = OnlineCheckIn.objects.filter(pk__in=ids, reminded_at__isnull=True).update(
                 reminded_at=now, invitation_claim=claim
             )
             if claimed:
-                appointments = _claimed_appointments(claim)
+                appointments = _claimed_appointments(ids, claim)
                 invited_by = dict(
                     Message.objects.filter(
                         appointment__in=appointments,

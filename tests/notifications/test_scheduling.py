@@ -302,3 +302,15 @@ def test_the_beat_schedule_runs_the_dispatcher_every_interval(settings):
     assert settings.INVITATION_DISPATCH_SECONDS == 300
     assert settings.REMINDER_HOURS_BEFORE == 24
     assert time(9) == DealershipFactory.build().sending_starts
+
+
+def test_a_queued_reminder_is_dropped_when_the_link_is_opened_meanwhile(invited_on_monday, twilio):
+    with time_machine.travel(local("2026-11-25 15:00"), tick=False):
+        (reminder,) = dispatch_due_reminders()
+        OnlineCheckIn.objects.filter(pk=invited_on_monday.checkin.pk).update(
+            opened_at=local("2026-11-25 15:00")
+        )
+        delivery.send_message(reminder.pk)
+    reminder.refresh_from_db()
+    assert reminder.status == Message.Status.CANCELLED
+    assert twilio.requests == []
