@@ -1,7 +1,7 @@
 import os
 from pathlib import Path
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -26,3 +26,15 @@ def _make_broker_folders(sender: Celery, **kwargs: object) -> None:
 def ping(value: str) -> str:
     """Echoes its argument: proves a real worker took a task from the broker."""
     return f"pong {value}"
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _close_broken_or_old_connections(task: object = None, **kwargs: object) -> None:
+    """Around each task, what Django does around each request (CELERY_DB_REUSE_MAX)."""
+    request = getattr(task, "request", None)
+    if getattr(request, "is_eager", False):
+        return  # in the caller's process and transaction
+    from django.db import close_old_connections
+
+    close_old_connections()

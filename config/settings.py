@@ -361,3 +361,35 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("axes.middleware.AxesMiddleware"),
     "django_ratelimit.middleware.RatelimitMiddleware",
 )
+
+# --- Notifications ------------------------------------------------------------------
+# Beat runs the dispatcher: invitations and reminders that are due, then the sweep.
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-invitations": {
+        "task": "notifications.dispatch",
+        "schedule": timedelta(seconds=INVITATION_DISPATCH_SECONDS),
+        # A run that waited longer than an interval is superseded by the next one.
+        "options": {"expires": INVITATION_DISPATCH_SECONDS},
+    },
+}
+# A send that failed for a passing reason is tried again after 30 s, 60 s, 120 s...
+MESSAGE_RETRY_SECONDS = env_int("MESSAGE_RETRY_SECONDS", 30, minimum=1)
+# ...up to this many attempts in all; then it counts as failed (and falls back).
+MESSAGE_MAX_ATTEMPTS = env_int("MESSAGE_MAX_ATTEMPTS", 5, minimum=1)
+# A message still "sending" after this long lost its worker mid-send: it is not sent
+# again (it may have gone out) but marked failed for staff to see.
+MESSAGE_SENDING_TIMEOUT_MINUTES = env_int("MESSAGE_SENDING_TIMEOUT_MINUTES", 10, minimum=1)
+if not CELERY_BROKER_URL.startswith("filesystem"):
+    # Redis gives an unacknowledged task (its worker died) to another worker after this.
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env_int(
+        "CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1
+    )
+if SMS_TRANSPORT == "twilio" and not (TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER):
+    raise ImproperlyConfigured(
+        "SMS_TRANSPORT=twilio needs TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER."
+    )
+# Celery's Django fixup closes the database connection before and after every task
+# unless this is set, and opening a PostgreSQL connection per message costs more than
+# sending it. Set, connections are closed as Django closes them after a request instead:
+# when broken or older than CONN_MAX_AGE (see config/celery.py).
+CELERY_DB_REUSE_MAX = 1_000_000_000

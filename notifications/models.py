@@ -1,17 +1,26 @@
-"""Messages to and from customers, and their delivery."""
+"""Messages to and from customers, their delivery, and the texts managers override."""
 
+import re
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from workshop.models import Appointment, Channel, Customer
+from workshop.models import LANGUAGE_CHOICES, Appointment, Channel, Customer, Dealership
 
 
 def new_callback_key() -> str:
     return secrets.token_urlsafe(16)
+
+
+class Purpose(models.TextChoices):
+    INVITATION = "invitation", _("Invitation")
+    REMINDER = "reminder", _("Reminder")
+    CONFIRMATION = "confirmation", _("Confirmation")
+    REPLY = "reply", _("Reply")
 
 
 class MessageQuerySet(models.QuerySet["Message"]):
@@ -33,11 +42,7 @@ class Message(models.Model):
         OUT = "out", _("Sent to the customer")
         IN = "in", _("Received from the customer")
 
-    class Purpose(models.TextChoices):
-        INVITATION = "invitation", _("Invitation")
-        REMINDER = "reminder", _("Reminder")
-        CONFIRMATION = "confirmation", _("Confirmation")
-        REPLY = "reply", _("Reply")
+    Purpose = Purpose
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -45,6 +50,8 @@ class Message(models.Model):
         SENT = "sent", _("Sent")
         DELIVERED = "delivered", _("Delivered")
         FAILED = "failed", _("Failed")
+        # Not sent: the appointment was cancelled, moved or had started by then.
+        CANCELLED = "cancelled", _("Not sent")
         RECEIVED = "received", _("Received")
 
     appointment = models.ForeignKey(
@@ -64,6 +71,8 @@ class Message(models.Model):
     html_body = models.TextField(_("HTML"), blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices)
     queued_at = models.DateTimeField(_("queued at"), default=timezone.now)
+    # When the last send attempt started; a message left "sending" long after is surfaced.
+    attempted_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     failed_at = models.DateTimeField(_("failed at"), null=True, blank=True)
@@ -90,13 +99,99 @@ class Message(models.Model):
                 | Q(direction="out") & ~Q(status="received"),
                 name="message_status_matches_direction",
             ),
+            # Twilio retries a webhook it got no answer to: one row per inbound message.
+            models.UniqueConstraint(
+                fields=["provider_id"],
+                condition=Q(direction="in") & ~Q(provider_id=""),
+                name="message_inbound_once",
+            ),
         ]
         indexes = [
             # The appointment's timeline.
             models.Index(fields=["appointment", "queued_at"], name="message_timeline_idx"),
             # Provider status callbacks look messages up by the provider's id.
             models.Index(fields=["provider_id"], name="message_provider_idx"),
+            # An inbound SMS finds the last message we sent to its number.
+            models.Index(fields=["recipient", "queued_at"], name="message_recipient_idx"),
+            # The sweep: messages still waiting for, or stuck in, a send.
+            models.Index(
+                fields=["status", "queued_at"],
+                name="message_pending_idx",
+                condition=Q(status__in=["queued", "sending"]),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} {self.get_purpose_display()} to {self.recipient}"
+
+    @property
+    def is_outbound(self) -> bool:
+        return self.direction == self.Direction.OUT
+
+    @property
+    def sms_segments(self) -> int:
+        from notifications.gsm import segments
+
+        return segments(self.body)
+
+    def status_changes(self) -> list[tuple[object, object]]:
+        """(status label, time) for each step the message went through, oldest first."""
+        steps = [
+            (self.Status.QUEUED, self.queued_at if self.is_outbound else None),
+            (self.Status.SENT, self.sent_at),
+            (self.Status.DELIVERED, self.delivered_at),
+            (self.Status.FAILED, self.failed_at),
+            (self.Status.RECEIVED, self.received_at),
+        ]
+        return [(status.label, at) for status, at in steps if at is not None]
+
+
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+class MessageText(models.Model):
+    """A dealership's own wording for one message, replacing the built-in template."""
+
+    class TextPurpose(models.TextChoices):
+        INVITATION = Purpose.INVITATION.value, Purpose.INVITATION.label
+        REMINDER = Purpose.REMINDER.value, Purpose.REMINDER.label
+        CONFIRMATION = Purpose.CONFIRMATION.value, Purpose.CONFIRMATION.label
+
+    dealership = models.ForeignKey(
+        Dealership, on_delete=models.CASCADE, related_name="message_texts"
+    )
+    purpose = models.CharField(_("message"), max_length=16, choices=TextPurpose.choices)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    language = models.CharField(_("language"), max_length=8, choices=LANGUAGE_CHOICES)
+    subject = models.CharField(
+        _("subject"), max_length=200, blank=True, help_text=_("E-mail only.")
+    )
+    body = models.TextField(_("text"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["dealership", "purpose", "channel", "language"]
+        verbose_name = _("message text")
+        verbose_name_plural = _("message texts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dealership", "purpose", "channel", "language"],
+                name="message_text_once_per_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} · {self.get_channel_display()} · {self.language}"
+
+    def clean(self) -> None:
+        from notifications.texts import check_override
+
+        errors = check_override(
+            purpose=self.purpose,
+            channel=self.channel,
+            language=self.language,
+            subject=self.subject,
+            body=self.body,
+        )
+        if errors:
+            raise ValidationError(errors)

@@ -20,6 +20,8 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
+from notifications.compose import build_message, overrides_for
+from notifications.models import Message
 from workshop import checkin as flow
 from workshop.booking import PlannedWork, book_appointment
 from workshop.models import (
@@ -380,7 +382,7 @@ class Seeder:
         managers, _ = Group.objects.get_or_create(name="Managers")
         managers.permissions.set(
             Permission.objects.filter(
-                content_type__app_label__in=["workshop", "auth"],
+                content_type__app_label__in=["workshop", "auth", "notifications"],
                 codename__in=[
                     "view_dealership",
                     "change_dealership",
@@ -399,6 +401,11 @@ class Seeder:
                     "add_user",
                     "change_user",
                     "view_user",
+                    "add_messagetext",
+                    "change_messagetext",
+                    "delete_messagetext",
+                    "view_messagetext",
+                    "view_message",
                 ],
             )
         )
@@ -520,7 +527,7 @@ class Seeder:
             phone=(
                 f"+32 47{rng.randint(0, 9)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}"
                 if spec.country == "BE"
-                else f"+31 6 {rng.randint(10000000, 99999999)}"
+                else f"+31 6 {rng.randint(10000000, 59999999)}"
             )
             if has_phone
             else "",
@@ -569,14 +576,14 @@ class Seeder:
             appointment.save(update_fields=["status"])
         invited_at = max(appointment.starts_at - lead, appointment.created_at - timedelta(days=20))
         invited_at = min(invited_at, self.now - timedelta(hours=1))
+        invitation_status = rng.choice(
+            [OnlineCheckIn.InvitationStatus.DELIVERED] * 4 + [OnlineCheckIn.InvitationStatus.SENT]
+        )
         OnlineCheckIn.objects.filter(pk=checkin.pk).update(
-            invited_at=invited_at,
-            invitation_status=rng.choice(
-                [OnlineCheckIn.InvitationStatus.DELIVERED] * 4
-                + [OnlineCheckIn.InvitationStatus.SENT]
-            ),
+            invited_at=invited_at, invitation_status=invitation_status
         )
         checkin.refresh_from_db()
+        self.invitation_message(appointment, checkin, invited_at, invitation_status)
         if roll < 0.3:
             return  # invited, not opened
         flow.record_opened(checkin)
@@ -612,6 +619,26 @@ class Seeder:
                     flow.convert_offer(item, receptionist)
                 else:
                     flow.handle_item(item, receptionist, note="")
+
+    def invitation_message(self, appointment, checkin, invited_at, invitation_status) -> None:
+        """The invitation as it went out, written by the real renderer."""
+        appointment.checkin = checkin
+        channels = appointment.customer.channels_to_try()
+        if not channels:
+            return
+        message = build_message(
+            appointment,
+            Message.Purpose.INVITATION,
+            channels[0],
+            now=invited_at,
+            overrides=overrides_for([appointment.dealership_id]),
+        )
+        message.status = invitation_status  # sent or delivered, as the check-in says
+        message.attempts = 1
+        message.attempted_at = message.sent_at = invited_at
+        if invitation_status == OnlineCheckIn.InvitationStatus.DELIVERED:
+            message.delivered_at = invited_at + timedelta(seconds=8)
+        message.save()
 
     def photo(self, remark: CheckInItem, label: str, seed: int) -> None:
         data = demo_photo(label, seed)

@@ -1,0 +1,80 @@
+"""Managers override message texts per dealership; staff look messages up."""
+
+from django import forms
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from notifications.models import Message, MessageText
+from notifications.texts import PLACEHOLDERS, REQUIRED_PLACEHOLDERS
+from workshop.admin import ManagedByDealershipAdmin, managed_dealerships
+
+
+def placeholder_help() -> str:
+    rows = []
+    for purpose, names in PLACEHOLDERS.items():
+        required = ", ".join("{%s}" % n for n in REQUIRED_PLACEHOLDERS.get(purpose, ()))  # noqa: UP031
+        listed = ", ".join("{%s} (%s)" % (n, label) for n, label in names.items())  # noqa: UP031
+        rows.append((MessageText.TextPurpose(purpose).label, listed, required or "-"))
+    return format_html_join(
+        "",
+        "<p><strong>{}</strong>: {}. " + str(_("Required")) + ": {}.</p>",
+        rows,
+    )
+
+
+class MessageTextForm(forms.ModelForm):
+    class Meta:
+        model = MessageText
+        fields = ["dealership", "purpose", "channel", "language", "subject", "body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 10, "cols": 80})}
+
+
+@admin.register(MessageText)
+class MessageTextAdmin(ManagedByDealershipAdmin):
+    form = MessageTextForm
+    list_display = ["dealership", "purpose", "channel", "language", "updated_at"]
+    list_filter = ["dealership", "purpose", "channel", "language"]
+    readonly_fields = ["placeholders"]
+    fields = ["dealership", "purpose", "channel", "language", "subject", "body", "placeholders"]
+
+    @admin.display(description=_("Placeholders"))
+    def placeholders(self, obj: MessageText | None) -> str:
+        return placeholder_help()
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    """Read-only: the record of what went out and came in."""
+
+    list_display = [
+        "queued_at",
+        "appointment",
+        "direction",
+        "channel",
+        "purpose",
+        "status",
+        "recipient",
+        "attempts",
+    ]
+    list_filter = ["status", "channel", "purpose", "direction"]
+    search_fields = ["recipient", "sender", "provider_id", "appointment__external_ref"]
+    list_select_related = ["appointment__vehicle"]
+    date_hierarchy = "queued_at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(appointment__dealership__in=managed_dealerships(request))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -1,0 +1,103 @@
+"""Putting a message together: who gets it, by which channel, saying what."""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from django.db import transaction
+
+from notifications import texts, transports
+from notifications.models import Message, MessageText
+from workshop.models import Appointment, Channel, Customer, Dealership
+
+OverrideKey = tuple[int, str, str, str]
+
+
+def overrides_for(dealership_ids: Iterable[int]) -> dict[OverrideKey, MessageText]:
+    """The dealerships' own texts, by (dealership, purpose, channel, language); one query."""
+    return {
+        (text.dealership_id, text.purpose, text.channel, text.language): text
+        for text in MessageText.objects.filter(dealership_id__in=list(dealership_ids))
+    }
+
+
+def address_for(customer: Customer, channel: str) -> str:
+    if channel == Channel.SMS:
+        return customer.phone.as_e164 if customer.phone else ""
+    return customer.email
+
+
+def sender_for(channel: str, dealership: Dealership) -> str:
+    if channel == Channel.SMS:
+        return transports.sms_sender()
+    return transports.email_sender(dealership.name)
+
+
+def build_message(
+    appointment: Appointment,
+    purpose: str,
+    channel: str,
+    *,
+    now: datetime,
+    overrides: dict[OverrideKey, MessageText],
+    confirmation: texts.Confirmation | None = None,
+    fallback_for: Message | None = None,
+) -> Message:
+    """An unsaved, queued message. `appointment` comes with dealership, customer,
+    vehicle and checkin loaded, so building costs no queries."""
+    language = texts.language_for(appointment)
+    override = overrides.get((appointment.dealership_id, purpose, channel, language))
+    rendered = texts.render(
+        purpose,
+        channel,
+        appointment,
+        language=language,
+        override=override,
+        confirmation=confirmation,
+    )
+    return Message(
+        appointment=appointment,
+        customer=appointment.customer,
+        channel=channel,
+        direction=Message.Direction.OUT,
+        purpose=purpose,
+        language=language,
+        recipient=address_for(appointment.customer, channel),
+        sender=sender_for(channel, appointment.dealership),
+        subject=rendered.subject,
+        body=rendered.text,
+        html_body=rendered.html,
+        status=Message.Status.QUEUED,
+        queued_at=now,
+        fallback_for=fallback_for,
+    )
+
+
+def rerender(message: Message, appointment: Appointment, confirmation=None) -> None:
+    """Brings a queued message up to date with its appointment (moved, new address)."""
+    fresh = build_message(
+        appointment,
+        message.purpose,
+        message.channel,
+        now=message.queued_at,
+        overrides=overrides_for([appointment.dealership_id]),
+        confirmation=confirmation,
+    )
+    for field in ("language", "recipient", "subject", "body", "html_body"):
+        setattr(message, field, getattr(fresh, field))
+
+
+def enqueue(messages: Sequence[Message]) -> None:
+    """One send task per message, once the transaction that wrote them commits."""
+    ids = [message.pk for message in messages]
+    if not ids:
+        return
+
+    def publish() -> None:
+        from notifications.tasks import send_message
+
+        # One broker connection for the whole batch, not one from the pool per task.
+        with send_message.app.producer_or_acquire() as producer:
+            for message_id in ids:
+                send_message.apply_async((message_id,), producer=producer)
+
+    transaction.on_commit(publish)

@@ -1,0 +1,307 @@
+"""Invitations, reminders and confirmations: which appointments get which message when.
+
+The dispatcher works in batches. Each batch is one transaction with a fixed number of
+queries whatever its size: find due check-ins, claim them with one conditional UPDATE
+(only rows still "not_due" change, so a second dispatcher running at the same time
+claims none of them), read back what this run claimed, write all their messages in
+one bulk INSERT, and queue one send task per message once the batch commits.
+"""
+
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from notifications import compose, schedule, texts
+from notifications.models import Message
+from workshop.models import Appointment, AppointmentEvent, Dealership, OnlineCheckIn
+
+BATCH_SIZE = 500
+RESEND_INTERVAL = timedelta(minutes=10)
+
+Invitation = OnlineCheckIn.InvitationStatus
+Purpose = Message.Purpose
+
+
+class ResendRefused(Exception):
+    """Staff asked to resend an invitation that cannot go out now; `str()` says why."""
+
+
+class ResendTooSoon(ResendRefused):
+    def __init__(self) -> None:
+        super().__init__(
+            _("An invitation went out less than 10 minutes ago. Please wait before resending.")
+        )
+
+
+class CustomerUnreachable(ResendRefused):
+    def __init__(self) -> None:
+        super().__init__(
+            _("The customer has no mobile number or e-mail address we may use. Add one first.")
+        )
+
+
+class CheckInClosed(ResendRefused):
+    def __init__(self) -> None:
+        super().__init__(_("This appointment is no longer open for online check-in."))
+
+
+def _open_dealerships(now: datetime, **filters: object) -> list[Dealership]:
+    return [d for d in Dealership.objects.filter(**filters) if schedule.window_open(d, now)]
+
+
+def _with_related(queryset):
+    return queryset.select_related(
+        "appointment__dealership", "appointment__customer", "appointment__vehicle"
+    )
+
+
+def _claimed_appointments(ids: list[int], claim: uuid.UUID) -> list[Appointment]:
+    """The check-ins among `ids` that this run's claim got (by primary key: the claim
+    column has no index of its own)."""
+    appointments = []
+    claimed = OnlineCheckIn.objects.filter(pk__in=ids, invitation_claim=claim)
+    for checkin in _with_related(claimed):
+        appointment = checkin.appointment
+        appointment.checkin = checkin  # the link is on the check-in: no query per message
+        appointments.append(appointment)
+    return appointments
+
+
+def dispatch_due_invitations(now: datetime | None = None) -> list[Message]:
+    """Queues the invitations that are due now; returns the messages queued.
+
+    Due: a scheduled appointment, not yet invited, starting before the end of the day
+    `invitation_lead_days` ahead, at a dealership inside its sending hours and days.
+    """
+    now = now or timezone.now()
+    dealerships = _open_dealerships(now)
+    if not dealerships:
+        return []
+    by_horizon: dict[datetime, list[int]] = defaultdict(list)
+    for dealership in dealerships:
+        by_horizon[schedule.invitation_horizon(dealership, now)].append(dealership.pk)
+    within_lead = Q()
+    for horizon, dealership_ids in by_horizon.items():
+        within_lead |= Q(
+            appointment__dealership_id__in=dealership_ids, appointment__starts_at__lt=horizon
+        )
+    due = OnlineCheckIn.objects.filter(
+        within_lead,
+        invitation_status=Invitation.NOT_DUE,
+        appointment__status=Appointment.Status.SCHEDULED,
+        appointment__starts_at__gt=now,
+    ).order_by()
+    overrides = compose.overrides_for(d.pk for d in dealerships)
+
+    queued: list[Message] = []
+    while True:
+        with transaction.atomic():
+            ids = list(due.values_list("pk", flat=True)[:BATCH_SIZE])
+            if not ids:
+                return queued
+            claim = uuid.uuid4()
+            claimed = OnlineCheckIn.objects.filter(
+                pk__in=ids, invitation_status=Invitation.NOT_DUE
+            ).update(invitation_status=Invitation.QUEUED, invitation_claim=claim)
+            if claimed:
+                queued += _write_invitations(_claimed_appointments(ids, claim), now, overrides)
+        if len(ids) < BATCH_SIZE:
+            return queued
+
+
+def _write_invitations(appointments: list[Appointment], now: datetime, overrides) -> list[Message]:
+    messages, unreachable = [], []
+    for appointment in appointments:
+        channels = appointment.customer.channels_to_try()
+        if channels:
+            messages.append(
+                compose.build_message(
+                    appointment, Purpose.INVITATION, channels[0], now=now, overrides=overrides
+                )
+            )
+        else:
+            unreachable.append(appointment)
+    Message.objects.bulk_create(messages)
+    if unreachable:
+        _flag_unreachable(unreachable, now)
+    compose.enqueue(messages)
+    return messages
+
+
+def _flag_unreachable(appointments: list[Appointment], now: datetime) -> None:
+    OnlineCheckIn.objects.filter(appointment__in=appointments).update(
+        invitation_status=Invitation.UNREACHABLE
+    )
+    AppointmentEvent.objects.bulk_create(
+        AppointmentEvent(
+            appointment=appointment,
+            at=now,
+            kind=AppointmentEvent.Kind.CUSTOMER_UNREACHABLE,
+            actor=AppointmentEvent.Actor.SYSTEM,
+            detail="Invitation: no mobile number or e-mail address we may use.",
+        )
+        for appointment in appointments
+    )
+
+
+def dispatch_due_reminders(now: datetime | None = None) -> list[Message]:
+    """Queues one reminder, by the invitation's channel, for each customer who has not
+    opened their link `REMINDER_HOURS_BEFORE` hours before the appointment."""
+    now = now or timezone.now()
+    dealerships = _open_dealerships(now, reminders_enabled=True)
+    if not dealerships:
+        return []
+    lead = schedule.reminder_lead()
+    due = OnlineCheckIn.objects.filter(
+        appointment__dealership__in=dealerships,
+        appointment__status=Appointment.Status.SCHEDULED,
+        appointment__starts_at__gt=now,
+        appointment__starts_at__lte=now + lead,
+        invitation_status__in=[Invitation.SENT, Invitation.DELIVERED],
+        # Only who was invited before the reminder point: a late booking's fresh
+        # invitation is not followed by a reminder minutes later.
+        invited_at__lt=F("appointment__starts_at") - lead,
+        opened_at__isnull=True,
+        reminded_at__isnull=True,
+    ).order_by()
+    overrides = compose.overrides_for(d.pk for d in dealerships)
+
+    queued: list[Message] = []
+    while True:
+        with transaction.atomic():
+            ids = list(due.values_list("pk", flat=True)[:BATCH_SIZE])
+            if not ids:
+                return queued
+            claim = uuid.uuid4()
+            claimed = OnlineCheckIn.objects.filter(pk__in=ids, reminded_at__isnull=True).update(
+                reminded_at=now, invitation_claim=claim
+            )
+            if claimed:
+                appointments = _claimed_appointments(ids, claim)
+                invited_by = dict(
+                    Message.objects.filter(
+                        appointment__in=appointments,
+                        direction=Message.Direction.OUT,
+                        purpose=Purpose.INVITATION,
+                        status__in=[Message.Status.SENT, Message.Status.DELIVERED],
+                    )
+                    .order_by("queued_at", "pk")
+                    .values_list("appointment_id", "channel")
+                )
+                messages = []
+                for appointment in appointments:
+                    usable = appointment.customer.channels_to_try()
+                    channel = invited_by.get(appointment.pk)
+                    if channel not in usable:
+                        channel = usable[0] if usable else None
+                    if channel:
+                        messages.append(
+                            compose.build_message(
+                                appointment, Purpose.REMINDER, channel, now=now, overrides=overrides
+                            )
+                        )
+                Message.objects.bulk_create(messages)
+                compose.enqueue(messages)
+                queued += messages
+        if len(ids) < BATCH_SIZE:
+            return queued
+
+
+def resend_invitation(appointment: Appointment, by) -> Message:
+    """Staff send the invitation again, by the customer's preferred usable channel.
+
+    Refused (`ResendTooSoon`) when an invitation or reminder went out in the last 10
+    minutes, so a double click or two receptionists never text the customer twice.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        checkin = _with_related(OnlineCheckIn.objects.select_for_update(of=("self",))).get(
+            appointment_id=appointment.pk
+        )
+        appointment = checkin.appointment
+        appointment.checkin = checkin
+        if appointment.status != Appointment.Status.SCHEDULED or appointment.starts_at <= now:
+            raise CheckInClosed()
+        recent = (
+            Message.objects.filter(
+                appointment=appointment,
+                direction=Message.Direction.OUT,
+                purpose__in=[Purpose.INVITATION, Purpose.REMINDER],
+                queued_at__gte=now - RESEND_INTERVAL,
+            )
+            .exclude(status__in=[Message.Status.FAILED, Message.Status.CANCELLED])
+            .exists()
+        )
+        if recent:
+            raise ResendTooSoon()
+        channels = appointment.customer.channels_to_try()
+        if not channels:
+            raise CustomerUnreachable()
+        message = compose.build_message(
+            appointment,
+            Purpose.INVITATION,
+            channels[0],
+            now=now,
+            overrides=compose.overrides_for([appointment.dealership_id]),
+        )
+        message.save()
+        OnlineCheckIn.objects.filter(pk=checkin.pk).update(
+            invitation_status=Invitation.QUEUED, invitation_claim=uuid.uuid4()
+        )
+        AppointmentEvent.objects.create(
+            appointment=appointment,
+            at=now,
+            kind=AppointmentEvent.Kind.INVITATION_RESENT,
+            actor=AppointmentEvent.Actor.STAFF,
+            user=by,
+            detail=f"{message.get_channel_display()} to {message.recipient}",
+        )
+        compose.enqueue([message])
+    return message
+
+
+def queue_confirmation(checkin: OnlineCheckIn) -> Message | None:
+    """After the customer sent their check-in: what they chose, with prices incl. VAT,
+    by their preferred usable channel and in their language.
+
+    At most one per submission: called again without a new submission (a double tap,
+    a resent form) it queues nothing and returns None, as it does when the customer
+    has no channel we may use.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        locked = _with_related(OnlineCheckIn.objects.select_for_update(of=("self",))).get(
+            pk=checkin.pk
+        )
+        if locked.last_answered_at is None:
+            return None
+        already = Message.objects.filter(
+            appointment_id=locked.appointment_id,
+            direction=Message.Direction.OUT,
+            purpose=Purpose.CONFIRMATION,
+            fallback_for__isnull=True,
+            queued_at__gte=locked.last_answered_at,
+        ).exists()
+        if already:
+            return None
+        appointment = locked.appointment
+        appointment.checkin = locked
+        channels = appointment.customer.channels_to_try()
+        if not channels:
+            return None
+        message = compose.build_message(
+            appointment,
+            Purpose.CONFIRMATION,
+            channels[0],
+            now=now,
+            overrides=compose.overrides_for([appointment.dealership_id]),
+            confirmation=texts.confirmation_for(locked, texts.language_for(appointment)),
+        )
+        message.save()
+        compose.enqueue([message])
+    return message

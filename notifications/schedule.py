@@ -1,0 +1,37 @@
+"""When messages may go out: each dealership's sending hours and days, in its time zone."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+from workshop.models import Appointment, Dealership
+
+
+def window_open(dealership: Dealership, now: datetime) -> bool:
+    """Inside the dealership's sending hours, on one of its sending days, locally."""
+    local = now.astimezone(dealership.tz)
+    return (
+        dealership.sends_on(local.date())
+        and dealership.sending_starts <= local.time().replace(tzinfo=None) < dealership.sending_ends
+    )
+
+
+def invitation_horizon(dealership: Dealership, now: datetime) -> datetime:
+    """Appointments starting before this instant are due for their invitation.
+
+    Lead days count in the dealership's calendar: with 3, everyone booked for Thursday
+    is invited on Monday from the start of the sending hours, whatever their hour.
+    """
+    today = now.astimezone(dealership.tz).date()
+    return dealership.local_day_bounds(today + timedelta(days=dealership.invitation_lead_days))[1]
+
+
+def invitation_due(appointment: Appointment, now: datetime) -> bool:
+    return (
+        appointment.status == Appointment.Status.SCHEDULED
+        and now < appointment.starts_at < invitation_horizon(appointment.dealership, now)
+    )
+
+
+def reminder_lead() -> timedelta:
+    return timedelta(hours=settings.REMINDER_HOURS_BEFORE)

@@ -1,0 +1,262 @@
+"""Transports: one class per channel and provider, each with one method, `send(message)`.
+
+`send` either returns what the provider told us (`Sent`) or raises `TransportError`:
+`permanent=True` for what no retry will fix (an invalid number, a refused address, an
+opted-out recipient), `permanent=False` for an outage worth retrying. `DeliveryUnknown`
+says the request may or may not have gone out; it is neither retried nor followed by a
+fallback, so the customer never gets a message twice.
+"""
+
+import base64
+import hashlib
+import hmac
+import smtplib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from email.utils import formataddr, parseaddr
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.urls import reverse
+from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+from workshop.models import Channel
+
+if TYPE_CHECKING:
+    from notifications.models import Message
+
+
+class TransportError(Exception):
+    def __init__(self, reason: str, *, permanent: bool = False, code: str = "") -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+        self.code = code
+
+
+class DeliveryUnknown(TransportError):
+    """The provider may have accepted the message: retrying could send it twice."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    provider_id: str = ""
+
+
+class Transport(Protocol):
+    def send(self, message: "Message") -> Sent: ...
+
+
+# --- E-mail ------------------------------------------------------------------------
+
+
+def email_sender(dealership_name: str) -> str:
+    """From the dealership by name, at our own address (theirs would fail SPF and DKIM)."""
+    return formataddr((dealership_name, parseaddr(settings.DEFAULT_FROM_EMAIL)[1]))
+
+
+class EmailTransport:
+    """Any Django e-mail backend: SMTP, a django-anymail provider, or files under var/."""
+
+    def send(self, message: "Message") -> Sent:
+        appointment = message.appointment
+        assert appointment is not None
+        dealership = appointment.dealership
+        message_id = f"<{message.callback_key}@pitlane>"
+        email = EmailMultiAlternatives(
+            subject=message.subject,
+            body=message.body,
+            from_email=message.sender or email_sender(dealership.name),
+            to=[message.recipient],
+            reply_to=[dealership.email] if dealership.email else None,
+            headers={"Message-ID": message_id},
+        )
+        if message.html_body:
+            email.attach_alternative(message.html_body, "text/html")
+        try:
+            email.send(fail_silently=False)
+        except smtplib.SMTPRecipientsRefused as error:
+            raise TransportError(f"Address refused: {error.recipients}", permanent=True) from None
+        except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
+            # 5xx is the server's final word on this message; 4xx asks us to try later.
+            code = error.smtp_code
+            raise TransportError(
+                f"SMTP {code}: {error.smtp_error!r}", permanent=500 <= code < 600, code=str(code)
+            ) from None
+        except (smtplib.SMTPException, OSError) as error:
+            raise TransportError(f"E-mail server unavailable: {error}") from None
+        except Exception as error:
+            if type(error).__name__ == "AnymailRecipientsRefused":
+                raise TransportError(f"Address refused: {error}", permanent=True) from None
+            if type(error).__name__.startswith("Anymail"):
+                raise TransportError(f"E-mail provider error: {error}") from None
+            raise
+        return Sent(provider_id=message_id)
+
+
+# --- SMS -----------------------------------------------------------------------------
+
+
+class RecordingSmsTransport:
+    """The embedded default: the message row is the record; nothing leaves the machine."""
+
+    def send(self, message: "Message") -> Sent:
+        return Sent()
+
+
+# Twilio error codes that no retry fixes (https://www.twilio.com/docs/api/errors).
+TWILIO_PERMANENT_CODES = {
+    21211,  # invalid 'To' phone number
+    21214,  # 'To' phone number cannot be reached
+    21217,  # phone number does not appear to be valid
+    21401,  # invalid phone number
+    21407,  # this phone number type does not support SMS
+    21408,  # permission to send an SMS has not been enabled for the region
+    21610,  # attempt to send to unsubscribed recipient (they replied STOP)
+    21612,  # the 'To' phone number is not currently reachable via SMS
+    21614,  # 'To' number is not a valid mobile number
+    30003,  # unreachable destination handset
+    30004,  # message blocked
+    30005,  # unknown destination handset
+    30006,  # landline or unreachable carrier
+    30007,  # carrier filtering
+    30008,  # unknown error from the carrier
+}
+TWILIO_UNSUBSCRIBED = "21610"
+
+
+def twilio_status_callback_url(message: "Message") -> str:
+    return settings.SITE_URL + reverse("notifications:twilio_status", args=[message.callback_key])
+
+
+def _never_reached(error: requests.ConnectionError) -> bool:
+    """True when the request cannot have reached the provider (no connection made)."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, NewConnectionError | NameResolutionError)
+
+
+class TwilioTransport:
+    """Twilio's Messages API over HTTPS, with a status callback per message."""
+
+    timeout = (5, 20)  # connect, read
+
+    def __init__(
+        self,
+        *,
+        account_sid: str | None = None,
+        auth_token: str | None = None,
+        api_url: str | None = None,
+        messaging_service_sid: str | None = None,
+        from_number: str | None = None,
+    ) -> None:
+        self.account_sid = account_sid or settings.TWILIO_ACCOUNT_SID
+        self.auth_token = auth_token or settings.TWILIO_AUTH_TOKEN
+        self.api_url = (api_url or settings.TWILIO_API_URL).rstrip("/")
+        self.messaging_service_sid = messaging_service_sid or settings.TWILIO_MESSAGING_SERVICE_SID
+        self.from_number = from_number or settings.TWILIO_FROM_NUMBER
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.api_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+
+    def payload(self, message: "Message") -> dict[str, str]:
+        data = {
+            "To": message.recipient,
+            "Body": message.body,
+            "StatusCallback": twilio_status_callback_url(message),
+        }
+        if self.messaging_service_sid:
+            data["MessagingServiceSid"] = self.messaging_service_sid
+        else:
+            data["From"] = self.from_number
+        return data
+
+    def send(self, message: "Message") -> Sent:
+        try:
+            response = requests.post(
+                self.endpoint,
+                data=self.payload(message),
+                auth=(self.account_sid, self.auth_token),
+                timeout=self.timeout,
+            )
+        except requests.ConnectionError as error:
+            if _never_reached(error):
+                raise TransportError(f"Twilio unreachable: {error}") from None
+            raise DeliveryUnknown(f"Twilio did not answer: {error}") from None
+        except requests.Timeout as error:
+            raise DeliveryUnknown(f"Twilio did not answer in time: {error}") from None
+        except requests.RequestException as error:
+            raise TransportError(f"Twilio request failed: {error}") from None
+
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code in (200, 201) and body.get("sid"):
+            return Sent(provider_id=str(body["sid"]))
+        code = str(body.get("code") or "")
+        reason = f"Twilio {response.status_code}" + (f" error {code}" if code else "")
+        if body.get("message"):
+            reason += f": {body['message']}"
+        retry = response.status_code >= 500 or response.status_code in (401, 403, 408, 429)
+        permanent = (code.isdigit() and int(code) in TWILIO_PERMANENT_CODES) or not retry
+        raise TransportError(reason, permanent=permanent, code=code)
+
+
+def transport_for(channel: str) -> Transport:
+    if channel == Channel.EMAIL:
+        return EmailTransport()
+    if settings.SMS_TRANSPORT == "twilio":
+        return TwilioTransport()
+    return RecordingSmsTransport()
+
+
+def sms_sender() -> str:
+    if settings.SMS_TRANSPORT == "twilio":
+        return settings.TWILIO_FROM_NUMBER or settings.TWILIO_MESSAGING_SERVICE_SID
+    return ""
+
+
+# --- Twilio's request signature (https://www.twilio.com/docs/usage/security) -------
+
+
+def _param_pairs(params: Mapping[str, object]) -> Iterable[tuple[str, str]]:
+    getlist = getattr(params, "getlist", None)
+    for name in sorted(set(params)):
+        values = getlist(name) if getlist else params[name]
+        if isinstance(values, str) or not isinstance(values, list | tuple):
+            values = [values]
+        for value in sorted(set(map(str, values))):
+            yield name, value
+
+
+def twilio_signature(auth_token: str, url: str, params: Mapping[str, object]) -> str:
+    """HMAC-SHA1 over the full URL and the POST parameters sorted by name, base64."""
+    payload = url + "".join(name + value for name, value in _param_pairs(params))
+    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def _with_and_without_port(url: str) -> list[str]:
+    # Twilio may sign the URL with or without the default port; its own helpers try both.
+    parts = urlsplit(url)
+    default_port = {"https": 443, "http": 80}.get(parts.scheme)
+    host = parts.hostname or ""
+    without = urlunsplit(parts._replace(netloc=host))
+    with_port = urlunsplit(parts._replace(netloc=f"{host}:{parts.port or default_port}"))
+    return list(dict.fromkeys([url, without, with_port]))
+
+
+def twilio_signature_valid(
+    auth_token: str, url: str, params: Mapping[str, object], signature: str
+) -> bool:
+    if not (auth_token and signature):
+        return False
+    return any(
+        hmac.compare_digest(twilio_signature(auth_token, candidate, params), signature)
+        for candidate in _with_and_without_port(url)
+    )

@@ -1,0 +1,74 @@
+import pytest
+from django.urls import reverse
+
+from notifications.models import MessageText
+from tests.factories import DealershipFactory, MembershipFactory, UserFactory
+from workshop.demo import Seeder
+from workshop.models import Role
+
+pytestmark = pytest.mark.django_db
+
+ADD = reverse("admin:notifications_messagetext_add")
+
+
+@pytest.fixture
+def manager_client(client):
+    Seeder().users()  # the Managers group and its permissions, as the demo sets them up
+    manager = UserFactory(username="mona", is_staff=True)
+    from django.contrib.auth.models import Group
+
+    manager.groups.add(Group.objects.get(name="Managers"))
+    mine = DealershipFactory(name="Mine")
+    MembershipFactory(user=manager, dealership=mine, role=Role.MANAGER)
+    client.force_login(manager)
+    client.mine = mine
+    return client
+
+
+def form(dealership, **fields):
+    return {
+        "dealership": dealership.pk,
+        "purpose": "invitation",
+        "channel": "sms",
+        "language": "nl",
+        "subject": "",
+        "body": "{dealership}: dag {first_name}, check in: {link}",
+        **fields,
+    }
+
+
+def test_a_manager_saves_their_own_invitation_text(manager_client):
+    response = manager_client.post(ADD, form(manager_client.mine))
+    assert response.status_code == 302
+    text = MessageText.objects.get()
+    assert text.dealership == manager_client.mine
+
+
+def test_an_unknown_placeholder_is_refused_with_a_clear_message(manager_client):
+    response = manager_client.post(ADD, form(manager_client.mine, body="Dag {naam}: {link}"))
+    assert response.status_code == 200
+    assert "Unknown placeholder {naam}. You can use:" in response.content.decode()
+    assert "Dag {naam}: {link}" in response.content.decode()  # what was typed stays
+    assert not MessageText.objects.exists()
+
+
+def test_a_manager_cannot_write_texts_for_another_dealership(manager_client):
+    other = DealershipFactory(name="Not mine")
+    response = manager_client.post(ADD, form(other))
+    assert response.status_code == 200
+    assert not MessageText.objects.exists()
+    page = manager_client.get(ADD).content.decode()
+    assert "Mine" in page
+    assert "Not mine" not in page
+
+
+def test_managers_only_see_their_dealerships_texts(manager_client):
+    mine = MessageText.objects.create(
+        **{**form(manager_client.mine), "dealership": manager_client.mine}
+    )
+    other = DealershipFactory(name="Not mine")
+    MessageText.objects.create(**{**form(other), "dealership": other})
+
+    listing = manager_client.get(reverse("admin:notifications_messagetext_changelist"))
+
+    assert list(listing.context["cl"].result_list) == [mine]

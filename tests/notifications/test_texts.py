@@ -1,0 +1,267 @@
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+
+from notifications import gsm, texts
+from notifications.compose import build_message, overrides_for
+from notifications.invitations import queue_confirmation
+from notifications.models import Message, MessageText
+from notifications.transports import EmailTransport
+from tests.factories import AppointmentFactory, CustomerFactory, DealershipFactory, OfferFactory
+from workshop import checkin as flow
+
+pytestmark = pytest.mark.django_db
+
+LANGUAGES = ["en", "nl", "fr", "de"]
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "notifications"
+HOST_30 = "checkin.autogroepvlaanderen.be"
+
+
+def long_names_appointment(language: str):
+    dealership = DealershipFactory(name="Garage Vandenbroucke-Dewaele 1", language="nl")
+    customer = CustomerFactory(
+        dealership=dealership, first_name="Maximiliaan-Frederik", language=language
+    )
+    return AppointmentFactory(dealership=dealership, customer=customer)
+
+
+@pytest.mark.parametrize("purpose", ["invitation", "reminder"])
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_sms_fits_one_gsm7_segment_with_the_longest_names_and_link(settings, language, purpose):
+    settings.SITE_URL = f"https://{HOST_30}"
+    appointment = long_names_appointment(language)
+    assert len(HOST_30) == 30
+    assert len(appointment.dealership.name) == 30
+    assert len(appointment.customer.first_name) == 20
+    assert len(appointment.checkin.token) == 26
+
+    text = texts.render(purpose, "sms", appointment).text
+
+    assert appointment.checkin.link in text  # whole, not cut
+    assert appointment.dealership.name in text
+    assert gsm.is_gsm7(text), [c for c in text if not gsm.is_gsm7(c)]
+    assert gsm.septets(text) <= 160, (gsm.septets(text), text)
+    assert gsm.segments(text) == 1
+    if purpose == "invitation":
+        assert "Maximiliaan-Frederik" in text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_text_renders_in_every_language_without_template_leftovers(language):
+    appointment = AppointmentFactory(customer__language=language)
+    for purpose in ("invitation", "reminder"):
+        email = texts.render(purpose, "email", appointment)
+        sms = texts.render(purpose, "sms", appointment)
+        for part in (email.subject, email.text, email.html, sms.text):
+            assert part.strip()
+            assert "{{" not in part
+            assert "{%" not in part
+        assert appointment.checkin.link in email.text
+        assert f'href="{appointment.checkin.link}"' in email.html
+        assert "\n" not in email.subject
+
+
+@pytest.mark.parametrize("path", sorted(TEMPLATES.glob("*/sms.*.txt")), ids=lambda p: p.name)
+def test_sms_templates_are_written_in_gsm7(path):
+    source = path.read_text()
+    assert gsm.is_gsm7(source.replace("{%", "").replace("%}", "")), gsm.unsendable(source)
+    assert not set(source) - gsm.BASIC - gsm.EXTENSION
+
+
+def test_the_confirmation_sms_fits_one_segment_when_nothing_was_chosen(settings):
+    settings.SITE_URL = f"https://{HOST_30}"
+    for language in LANGUAGES:
+        appointment = long_names_appointment(language)
+        flow.submit_checkin(appointment.checkin)
+        confirmation = texts.confirmation_for(appointment.checkin, language)
+        text = texts.render("confirmation", "sms", appointment, confirmation=confirmation).text
+        assert gsm.segments(text) == 1, text
+
+
+def test_sms_text_loses_curly_quotes_and_no_break_spaces():
+    dealership = DealershipFactory(name="Garage d\u2019Hondt\u00a0&\u00a0Zonen")
+    customer = CustomerFactory(dealership=dealership, first_name="Fran\u00e7oise", language="fr")
+    appointment = AppointmentFactory(dealership=dealership, customer=customer)
+
+    text = texts.render("invitation", "sms", appointment).text
+
+    assert "Garage d'Hondt & Zonen" in text
+    assert "Francoise" in text  # ç has no GSM-7 code; the name stays readable
+    assert "\u2019" not in text
+    assert "\u00a0" not in text
+    assert gsm.is_gsm7(text)
+
+
+def test_gsm7_counts_extension_characters_twice_and_switches_to_ucs2_outside_it():
+    assert gsm.septets("€[]") == 6
+    assert gsm.segments("a" * 160) == 1
+    assert gsm.segments("a" * 161) == 2
+    assert gsm.segments("€" * 80) == 1
+    assert gsm.segments("€" * 81) == 2
+    assert gsm.segments("ê" + "a" * 69) == 1  # UCS-2: 70 a segment
+    assert gsm.segments("ê" + "a" * 70) == 2
+    assert not gsm.is_gsm7("ê")
+    assert gsm.is_gsm7("àéèùìòÄÖÜäöüßÑñÉ")
+    assert (
+        gsm.to_gsm7("\u201cquoted\u201d \u2013 \u2018fine\u2019\u2026") == "\"quoted\" - 'fine'..."
+    )
+    assert gsm.unsendable("ok 🚗 ok") == ["🚗"]
+
+
+def test_an_email_is_branded_and_comes_from_the_dealership(settings):
+    settings.SITE_URL = "https://checkin.example.com"
+    dealership = DealershipFactory(
+        name="Autohuis Leiestreek", brand_colour="#0f5c8c", email="service@leiestreek.example"
+    )
+    dealership.logo.save("logo.png", ContentFile(b"\x89PNG fake"), save=True)
+    appointment = AppointmentFactory(dealership=dealership, customer__language="en")
+    message = build_message(
+        appointment, "invitation", "email", now=appointment.created_at, overrides={}
+    )
+    message.save()
+
+    EmailTransport().send(message)
+
+    (email,) = mail.outbox
+    assert email.from_email == "Autohuis Leiestreek <noreply@pitlane.localhost>"
+    assert email.reply_to == ["service@leiestreek.example"]
+    assert email.to == [appointment.customer.email]
+    assert email.subject.startswith("Check in online for your visit on ")
+    html, mimetype = email.alternatives[0]
+    assert mimetype == "text/html"
+    assert "background:#0f5c8c" in html
+    assert 'src="https://checkin.example.com/media/dealerships/logo' in html
+    assert appointment.checkin.link in email.body
+    assert email.extra_headers["Message-ID"] == f"<{message.callback_key}@pitlane>"
+
+
+def test_the_button_text_colour_reads_on_the_brand_colour():
+    assert texts.contrast_ink("#0f5c8c") == "#ffffff"
+    assert texts.contrast_ink("#fde047") == "#000000"
+
+
+def test_the_confirmation_lists_what_was_accepted_with_prices_incl_vat(eager_tasks, settings):
+    dealership = DealershipFactory(country="BE", currency="EUR")
+    customer = CustomerFactory(dealership=dealership, language="nl", preferred_channel="email")
+    appointment = AppointmentFactory(dealership=dealership, customer=customer)
+    wash = OfferFactory(dealership=dealership, name="Carwash", price=Decimal("19.95"))
+    wipers = OfferFactory(dealership=dealership, name="Ruitenwissers", price=Decimal("34.50"))
+    call = OfferFactory(dealership=dealership, name="Airco-check", price=Decimal("49.00"))
+    checkin = appointment.checkin
+    flow.set_offer_choice(checkin, wash, flow.OfferChoice.ACCEPT)
+    flow.set_offer_choice(checkin, wipers, flow.OfferChoice.ACCEPT)
+    flow.set_offer_choice(checkin, call, flow.OfferChoice.CONTACT)
+    flow.submit_checkin(checkin)
+
+    message = queue_confirmation(checkin)
+
+    assert message is not None
+    assert message.channel == "email"
+    assert message.language == "nl"
+    assert "Carwash: € 19,95" in message.body.replace("\u00a0", " ")
+    assert "Ruitenwissers: € 34,50" in message.body.replace("\u00a0", " ")
+    assert "Totaal: € 54,45" in message.body.replace("\u00a0", " ")
+    assert "Airco-check" in message.body
+    assert "€" in message.html_body
+    assert "54,45" in message.html_body
+    # Asked again without a new submission (a double tap): nothing more.
+    assert queue_confirmation(checkin) is None
+    assert Message.objects.filter(purpose="confirmation").count() == 1
+
+
+def test_the_confirmation_sms_is_plain_gsm7():
+    dealership = DealershipFactory(country="FR")
+    customer = CustomerFactory(dealership=dealership, language="fr")
+    appointment = AppointmentFactory(dealership=dealership, customer=customer)
+    offer = OfferFactory(dealership=dealership, name="Lavage extérieur", price=Decimal("19.95"))
+    flow.set_offer_choice(appointment.checkin, offer, flow.OfferChoice.ACCEPT)
+    flow.submit_checkin(appointment.checkin)
+
+    message = queue_confirmation(appointment.checkin)
+
+    assert message is not None
+    assert message.channel == "sms"
+    assert "Lavage extérieur 19,95 €" in message.body
+    assert gsm.is_gsm7(message.body)
+
+
+# --- A dealership's own texts --------------------------------------------------------
+
+
+def own_text(**fields) -> MessageText:
+    defaults = {
+        "dealership": DealershipFactory(),
+        "purpose": "invitation",
+        "channel": "sms",
+        "language": "nl",
+        "subject": "",
+        "body": "{dealership}: dag {first_name}, check in: {link}",
+    }
+    return MessageText(**{**defaults, **fields})
+
+
+def test_an_unknown_placeholder_is_refused_naming_it():
+    text = own_text(body="Dag {voornaam}, check in: {link}")
+    with pytest.raises(ValidationError) as refused:
+        text.full_clean()
+    errors = refused.value.message_dict["body"]
+    assert "Unknown placeholder {voornaam}" in errors[0]
+    assert "{first_name}" in errors[0]  # and says what is allowed
+
+
+def test_an_invitation_without_its_link_is_refused():
+    with pytest.raises(ValidationError, match=r"must contain \{link\}"):
+        own_text(body="Dag {first_name}, tot morgen.").full_clean()
+
+
+def test_an_sms_that_would_not_fit_one_segment_is_refused():
+    long = "{dealership}: beste {customer_name}, uw wagen wordt verwacht. Check in: {link}"
+    with pytest.raises(ValidationError, match="Too long for one SMS"):
+        own_text(body=long).full_clean()
+
+
+def test_an_sms_with_characters_gsm7_cannot_carry_is_refused():
+    with pytest.raises(ValidationError, match="cannot carry"):
+        own_text(body="🚗 {link}").full_clean()
+
+
+def test_an_email_text_needs_a_subject_and_checks_the_subject_too():
+    with pytest.raises(ValidationError) as refused:
+        own_text(channel="email", subject="Uw {afspraak}", body="{link}").full_clean()
+    assert "Unknown placeholder {afspraak}" in refused.value.message_dict["subject"][0]
+    with pytest.raises(ValidationError, match="needs a subject"):
+        own_text(channel="email", subject="", body="{link}").full_clean()
+
+
+def test_a_valid_own_text_is_used_instead_of_the_built_in_one():
+    text = own_text(body="{dealership}: hallo {first_name}! {date} {time} {link}")
+    text.full_clean()
+    text.save()
+    appointment = AppointmentFactory(dealership=text.dealership, customer__language="nl")
+
+    message = build_message(
+        appointment,
+        "invitation",
+        "sms",
+        now=appointment.created_at,
+        overrides=overrides_for([text.dealership_id]),
+    )
+
+    assert message.body.startswith(f"{text.dealership.name}: hallo Jan! ")
+    assert message.body.endswith(appointment.checkin.link)
+
+
+def test_an_own_email_text_gets_the_branded_layout_with_clickable_links():
+    text = own_text(channel="email", subject="Uw afspraak op {date}", body="Hallo!\n\n{link}")
+    text.save()
+    appointment = AppointmentFactory(dealership=text.dealership, customer__language="nl")
+
+    rendered = texts.render("invitation", "email", appointment, override=text)
+
+    assert rendered.subject.startswith("Uw afspraak op ")
+    assert f'<a href="{appointment.checkin.link}"' in rendered.html
+    assert appointment.dealership.brand_colour in rendered.html
