@@ -4,7 +4,8 @@ from datetime import time, timedelta
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from playwright.sync_api import Page, expect
 
 from e2e.conftest import log_in
@@ -61,5 +62,9 @@ def test_reception_opens_the_outbox_and_follows_the_sms_link(
     card.get_by_role("link", name=link).click()
 
     page.wait_for_url(link)
-    assert page.url == link
-    assert f"/c/{appointment.checkin.token}" in page.url
+    # The customer's own page, in their language (Dutch): greeted by name, ready to check in.
+    with translation.override("nl"):
+        greeting = gettext("Hello %(name)s") % {"name": "Sofie"}
+        start = gettext("Start check-in")
+    expect(page.get_by_role("heading", name=greeting)).to_be_visible()
+    expect(page.get_by_role("link", name=start)).to_be_visible()

@@ -11,7 +11,8 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponseForbidden
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
@@ -23,7 +24,7 @@ from workshop.models import OnlineCheckIn
 
 LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
 
-PortalView = Callable[..., HttpResponse]
+PortalView = Callable[..., HttpResponseBase]
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -39,7 +40,7 @@ def portal_rate(group: str, request: HttpRequest) -> str:
     return f"{settings.PORTAL_REQUESTS_PER_MINUTE}/m"
 
 
-def make_private(response: HttpResponse) -> HttpResponse:
+def make_private(response: HttpResponseBase) -> HttpResponseBase:
     response["X-Robots-Tag"] = "noindex"
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer"
@@ -68,7 +69,7 @@ def page_language(request: HttpRequest, checkin: OnlineCheckIn) -> str:
     return checkin.appointment.dealership.language
 
 
-def portal_view(view: PortalView) -> Callable[..., HttpResponse]:
+def portal_view(view: PortalView) -> Callable[..., HttpResponseBase]:
     """Wraps a view taking (request, checkin, ...) in place of (request, token, ...).
 
     Exempt from Django's CSRF check, on purpose: the secret in the URL is the only
@@ -83,7 +84,7 @@ def portal_view(view: PortalView) -> Callable[..., HttpResponse]:
     @csrf_exempt
     @wraps(view)
     @ratelimit(group="portal", key="ip", rate=portal_rate, block=True)
-    def wrapped(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method not in SAFE_METHODS and not from_own_site(request):
             return make_private(HttpResponseForbidden())
         checkin = find_checkin(token)
@@ -95,7 +96,7 @@ def portal_view(view: PortalView) -> Callable[..., HttpResponse]:
         # page is rendered inside, so neither outlives this request.
         with translation.override(language), timezone.override(checkin.appointment.dealership.tz):
             if checkin.is_closed:
-                response: HttpResponse = TemplateResponse(
+                response: HttpResponseBase = TemplateResponse(
                     request,
                     "portal/closed.html",
                     {"dealership": checkin.appointment.dealership},

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -22,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from notifications import invitations
 from portal.decorators import (
     LANGUAGE_CODES,
     language_session_key,
@@ -306,9 +308,10 @@ def remark_delete(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) 
 def review(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
     if request.method == "POST":
         sent_before = checkin.last_answered_at
-        flow.submit_checkin(checkin)
-        if checkin.last_answered_at != sent_before:  # a double tap sends nothing new
-            pass  # notifications: queue the confirmation here
+        with transaction.atomic():  # the answers and their confirmation, or neither
+            flow.submit_checkin(checkin)
+            if checkin.last_answered_at != sent_before:  # a double tap sends nothing new
+                invitations.queue_confirmation(checkin)
         return redirect(step_url(checkin, "done"))
     return page(request, checkin, "review", summary(checkin, translation.get_language()))
 
@@ -372,4 +375,5 @@ def rate_limited(request: HttpRequest, exception: Exception | None = None) -> Ht
     """RATELIMIT_VIEW: too many requests from one address."""
     response = TemplateResponse(request, "portal/rate_limited.html", status=429)
     response["Retry-After"] = "60"
-    return make_private(response)
+    make_private(response)
+    return response

@@ -1,3 +1,9 @@
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
 import pytest
 
 from tests.factories import AppointmentFactory, DealershipFactory, MembershipFactory, UserFactory
@@ -43,18 +49,11 @@ def database_url_for_subprocess() -> str:
     return f"postgres://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db):
-    """A real Celery worker, in its own process, on the configured broker and the test database.
-
-    Yields the Popen; the worker is stopped after the test.
-    """
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess()}
+def start_celery_worker(extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """A real Celery worker, in its own process, on the configured broker and the test
+    database. Its output is read as it comes (into `process.log_lines`), so a full pipe
+    never blocks it."""
+    env = {**os.environ, **(extra_env or {}), "DATABASE_URL": database_url_for_subprocess()}
     process = subprocess.Popen(
         [
             sys.executable,
@@ -77,11 +76,30 @@ def celery_worker_process(transactional_db):
         stderr=subprocess.STDOUT,
         text=True,
     )
+    process.log_lines = []  # type: ignore[attr-defined]
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            process.log_lines.append(line)  # type: ignore[attr-defined]
+
+    threading.Thread(target=read, daemon=True).start()
+    return process
+
+
+def stop_celery_worker(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real worker (see `start_celery_worker`) for the length of one test."""
+    process = start_celery_worker()
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_celery_worker(process)

@@ -34,6 +34,11 @@ urlpatterns = [
         name="remove_work_item",
     ),
     path("appointments/<int:pk>/link/rotate/", views.rotate_link, name="rotate_link"),
+    path(
+        "appointments/<int:pk>/invitation/resend/",
+        views.resend_invitation,
+        name="resend_invitation",
+    ),
     path("appointments/<int:pk>/job-card.pdf", views.job_card, name="job_card"),
     path("attachments/<int:pk>/<str:variant>/", views.attachment_file, name="attachment"),
     path("workshop/", views.workshop_day, name="workshop_day"),

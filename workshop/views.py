@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
+from notifications import invitations
 from notifications.timeline import timeline_for
 from workshop import checkin as flow
 from workshop.access import (
@@ -481,10 +482,32 @@ def rotate_link(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     )
 
 
-# RESEND INVITATION — wired by the lead after merging the notifications branch:
-# a view here calls `notifications.invitations.resend_invitation(appointment, request.user)`
-# (with confirmation, like `rotate_link`) and reports `ResendTooSoon` as a message.
-# Its button has a marked spot in templates/workshop/appointment.html.
+@login_required
+@require_http_methods(["GET", "POST"])
+def resend_invitation(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Send the check-in invitation again (confirmation first; refused within 10 minutes)."""
+    appointment, access = get_appointment(staff_access(request), pk)
+    error = ""
+    if request.method == "POST":
+        try:
+            message = invitations.resend_invitation(appointment, request.user)
+        except invitations.ResendRefused as refused:
+            error = str(refused)
+        else:
+            return _done(
+                request,
+                appointment,
+                _("The invitation is on its way to %(recipient)s.")
+                % {"recipient": message.recipient},
+            )
+    return _dialog(
+        request,
+        access,
+        appointment,
+        title=_("Resend the invitation"),
+        form_partial="resend_form",
+        context={"error": error, "customer": appointment.customer},
+    )
 
 
 # --- Customer media --------------------------------------------------------------------

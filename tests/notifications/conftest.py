@@ -1,9 +1,7 @@
 """Fixtures for notifications: a local Twilio, an eager Celery, real workers."""
 
 import json
-import os
 import secrets
-import subprocess
 import threading
 import time
 from collections import deque
@@ -14,7 +12,6 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from tests.conftest import database_url_for_subprocess
 from tests.factories import AppointmentFactory, DealershipFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,35 +195,6 @@ def purge_broker() -> None:
     app.control.purge()
 
 
-def start_worker(extra_env: dict[str, str]) -> subprocess.Popen:
-    """Another real worker, as `celery_worker_process` starts them (for restarts)."""
-    import sys
-
-    env = {**os.environ, **extra_env, "DATABASE_URL": database_url_for_subprocess()}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 @pytest.fixture
 def worker(request, monkeypatch, twilio_env):
     """The shared `celery_worker_process` fixture, started with the local Twilio, fast
@@ -242,18 +210,5 @@ def worker(request, monkeypatch, twilio_env):
     purge_broker()
     process = request.getfixturevalue("celery_worker_process")
     process.extra_env = env
-    drain(process)
     yield process
     print("".join(process.log_lines[-80:]))
-
-
-def drain(process: subprocess.Popen) -> None:
-    """Reads the worker's output as it comes, so a full pipe never blocks it."""
-    process.log_lines = []  # type: ignore[attr-defined]
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            process.log_lines.append(line)  # type: ignore[attr-defined]
-
-    threading.Thread(target=read, daemon=True).start()

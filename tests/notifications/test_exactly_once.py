@@ -17,9 +17,9 @@ from config.celery import ping
 from notifications import delivery, invitations
 from notifications.models import Message
 from notifications.tasks import send_message
-from tests.conftest import database_url_for_subprocess
+from tests.conftest import database_url_for_subprocess, start_celery_worker, stop_celery_worker
 from tests.factories import AppointmentFactory, CustomerFactory
-from tests.notifications.conftest import drain, purge_broker, start_worker
+from tests.notifications.conftest import purge_broker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -86,8 +86,7 @@ def test_a_worker_killed_mid_send_never_sends_twice(due_appointment, twilio, wor
     assert message.status == Status.SENDING
 
     time.sleep(3.5)  # past the visibility timeout: Redis hands the unacked task out again
-    restarted = start_worker(worker.extra_env)
-    drain(restarted)
+    restarted = start_celery_worker(worker.extra_env)
     try:
         send_message.delay(message.pk)  # and, whatever the broker, a duplicate
         worker_idle_after_queue()
@@ -96,8 +95,7 @@ def test_a_worker_killed_mid_send_never_sends_twice(due_appointment, twilio, wor
             redelivered = [line for line in restarted.log_lines if task_id in line]
             assert redelivered, "the broker did not deliver the unacknowledged task again"
     finally:
-        restarted.terminate()
-        restarted.wait(20)
+        stop_celery_worker(restarted)
 
     assert len(twilio.requests) == 1
     message.refresh_from_db()

@@ -7,6 +7,7 @@ import pytest
 from django.utils import translation
 from icalendar import Calendar
 
+from notifications.models import Message
 from portal.theme import PAGE_BACKGROUND, contrast, theme_css
 from tests.factories import OfferFactory, RemarkFactory, WorkItemFactory
 from tests.portal.conftest import nl, url
@@ -475,3 +476,22 @@ def test_with_htmx_a_changed_offer_answer_is_saved_at_once_and_its_card_comes_ba
     assert "<html" not in html
     item = CheckInItem.objects.get()
     assert (item.offer, item.kind, item.state) == (wash, Kind.OFFER_ACCEPTED, State.DRAFT)
+
+
+def test_sending_queues_one_confirmation_in_the_customers_language(
+    client, checkin, offers, django_capture_on_commit_callbacks
+):
+    client.post(url(checkin, "services"), answers(offers, "accept", "none", "none"))
+    with django_capture_on_commit_callbacks():
+        client.post(url(checkin, "review"))
+        client.post(url(checkin, "review"))  # a double tap
+    [confirmation] = Message.objects.filter(purpose=Message.Purpose.CONFIRMATION)
+    assert confirmation.channel == "sms"
+    assert confirmation.language == "nl"
+    assert "Carwash" in confirmation.body
+
+    # A changed answer sent again gets a confirmation of its own.
+    client.post(url(checkin, "services"), answers(offers, "accept", "accept", "none"))
+    with django_capture_on_commit_callbacks():
+        client.post(url(checkin, "review"))
+    assert Message.objects.filter(purpose=Message.Purpose.CONFIRMATION).count() == 2

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from notifications.models import Message
-from tests.factories import OfferFactory, UserFactory, WorkItemFactory
+from tests.factories import AppointmentFactory, OfferFactory, UserFactory, WorkItemFactory
 from tests.workshop.staffdata import (
     answered,
     appointment_today,
@@ -514,3 +514,38 @@ def test_a_withdrawn_answer_shows_as_withdrawn_next_to_the_new_one(staff_client,
     assert "Mark handled" not in withdrawn
     assert "Wants to be contacted about an offer" in body
     assert "1 open" in body
+
+
+def test_resending_the_invitation_asks_first_then_queues_it_once_and_records_it(
+    staff_client, receptionist, dealership, django_capture_on_commit_callbacks
+):
+    appointment = AppointmentFactory(dealership=dealership)  # two days ahead
+    url = reverse("workshop:resend_invitation", args=[appointment.pk])
+    assert "gets the check-in link again" in staff_client.get(url).content.decode()
+    assert not Message.objects.exists()
+
+    with django_capture_on_commit_callbacks():
+        response = staff_client.post(url, headers=HTMX)
+    assert response.status_code == 204
+    assert response["HX-Trigger"]
+    [message] = Message.objects.all()
+    assert message.purpose == Message.Purpose.INVITATION
+    assert message.recipient == str(appointment.customer.phone)
+    assert appointment.checkin.link in message.body
+    [event] = staff_events(appointment, Event.INVITATION_RESENT)
+    assert event.user == receptionist
+
+    # A second click within ten minutes is refused, in the dialog, and sends nothing.
+    again = staff_client.post(url, headers=HTMX)
+    assert again.status_code == 200
+    assert "less than 10 minutes ago" in again.content.decode()
+    assert Message.objects.count() == 1
+    assert "Resend invitation" in page(staff_client, appointment)
+
+
+def test_mechanics_cannot_resend_invitations(client, mechanic, dealership):
+    appointment = AppointmentFactory(dealership=dealership)
+    client.force_login(mechanic)
+    url = reverse("workshop:resend_invitation", args=[appointment.pk])
+    assert client.post(url).status_code == 404
+    assert not Message.objects.exists()
