@@ -619,6 +619,8 @@ class Seeder:
                     flow.convert_offer(item, receptionist)
                 else:
                     flow.handle_item(item, receptionist, note="")
+                if item.is_remark:  # what the customer saw, for the mechanic to see too
+                    flow.share_item(item, receptionist, visible=True)
 
     def invitation_message(self, appointment, checkin, invited_at, invitation_status) -> None:
         """The invitation as it went out, written by the real renderer."""

@@ -87,3 +87,11 @@ def test_a_later_day_gets_appointments_of_its_own():
                 .count()
                 == 3
             )
+
+
+@time_machine.travel("2026-11-25 10:00 +01:00", tick=False)
+def test_the_demo_mechanic_has_shared_remarks_with_photos_to_look_at():
+    Seeder().run()
+    shared = CheckInItem.objects.visible_to_mechanics()
+    assert shared.exists()
+    assert Attachment.objects.filter(item__in=shared, state=Attachment.State.READY).exists()
