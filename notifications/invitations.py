@@ -9,10 +9,11 @@ one bulk INSERT, and queue one send task per message once the batch commits.
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -98,18 +99,40 @@ def dispatch_due_invitations(now: datetime | None = None) -> list[Message]:
     ).order_by()
     overrides = compose.overrides_for(d.pk for d in dealerships)
 
+    return _claim_in_batches(
+        due,
+        still_due=Q(invitation_status=Invitation.NOT_DUE),
+        claim={"invitation_status": Invitation.QUEUED},
+        write=lambda appointments: _write_invitations(appointments, now, overrides),
+    )
+
+
+def _claim_in_batches(
+    due: QuerySet[OnlineCheckIn],
+    *,
+    still_due: Q,
+    claim: dict[str, object],
+    write: Callable[[list[Appointment]], list[Message]],
+) -> list[Message]:
+    """Claims the `due` check-ins a batch at a time and writes their messages.
+
+    Each batch is one transaction: a conditional update takes the rows that are
+    `still_due` (another dispatcher running at the same time takes the others), marks
+    them with this batch's claim, and `write` makes the messages for what was claimed.
+    A fixed number of queries per batch, whatever the batch holds.
+    """
     queued: list[Message] = []
     while True:
         with transaction.atomic():
             ids = list(due.values_list("pk", flat=True)[:BATCH_SIZE])
             if not ids:
                 return queued
-            claim = uuid.uuid4()
-            claimed = OnlineCheckIn.objects.filter(
-                pk__in=ids, invitation_status=Invitation.NOT_DUE
-            ).update(invitation_status=Invitation.QUEUED, invitation_claim=claim)
+            token = uuid.uuid4()
+            claimed = OnlineCheckIn.objects.filter(still_due, pk__in=ids).update(
+                invitation_claim=token, **claim
+            )
             if claimed:
-                queued += _write_invitations(_claimed_appointments(ids, claim), now, overrides)
+                queued += write(_claimed_appointments(ids, token))
         if len(ids) < BATCH_SIZE:
             return queued
 
@@ -171,45 +194,41 @@ def dispatch_due_reminders(now: datetime | None = None) -> list[Message]:
     ).order_by()
     overrides = compose.overrides_for(d.pk for d in dealerships)
 
-    queued: list[Message] = []
-    while True:
-        with transaction.atomic():
-            ids = list(due.values_list("pk", flat=True)[:BATCH_SIZE])
-            if not ids:
-                return queued
-            claim = uuid.uuid4()
-            claimed = OnlineCheckIn.objects.filter(pk__in=ids, reminded_at__isnull=True).update(
-                reminded_at=now, invitation_claim=claim
-            )
-            if claimed:
-                appointments = _claimed_appointments(ids, claim)
-                invited_by = dict(
-                    Message.objects.filter(
-                        appointment__in=appointments,
-                        direction=Message.Direction.OUT,
-                        purpose=Purpose.INVITATION,
-                        status__in=[Message.Status.SENT, Message.Status.DELIVERED],
-                    )
-                    .order_by("queued_at", "pk")
-                    .values_list("appointment_id", "channel")
+    return _claim_in_batches(
+        due,
+        still_due=Q(reminded_at__isnull=True),
+        claim={"reminded_at": now},
+        write=lambda appointments: _write_reminders(appointments, now, overrides),
+    )
+
+
+def _write_reminders(appointments: list[Appointment], now: datetime, overrides) -> list[Message]:
+    """Each reminder goes by the channel the invitation went by, if still usable."""
+    invited_by = dict(
+        Message.objects.filter(
+            appointment__in=appointments,
+            direction=Message.Direction.OUT,
+            purpose=Purpose.INVITATION,
+            status__in=[Message.Status.SENT, Message.Status.DELIVERED],
+        )
+        .order_by("queued_at", "pk")
+        .values_list("appointment_id", "channel")
+    )
+    messages = []
+    for appointment in appointments:
+        usable = appointment.customer.channels_to_try()
+        channel = invited_by.get(appointment.pk)
+        if channel not in usable:
+            channel = usable[0] if usable else None
+        if channel:
+            messages.append(
+                compose.build_message(
+                    appointment, Purpose.REMINDER, channel, now=now, overrides=overrides
                 )
-                messages = []
-                for appointment in appointments:
-                    usable = appointment.customer.channels_to_try()
-                    channel = invited_by.get(appointment.pk)
-                    if channel not in usable:
-                        channel = usable[0] if usable else None
-                    if channel:
-                        messages.append(
-                            compose.build_message(
-                                appointment, Purpose.REMINDER, channel, now=now, overrides=overrides
-                            )
-                        )
-                Message.objects.bulk_create(messages)
-                compose.enqueue(messages)
-                queued += messages
-        if len(ids) < BATCH_SIZE:
-            return queued
+            )
+    Message.objects.bulk_create(messages)
+    compose.enqueue(messages)
+    return messages
 
 
 def resend_invitation(appointment: Appointment, by) -> Message:
