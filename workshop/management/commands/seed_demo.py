@@ -1,16 +1,18 @@
 from django.core.management.base import BaseCommand
 
 from workshop.demo import Seeder
+from workshop.models import Appointment, Dealership
 
 
 class Command(BaseCommand):
     help = "Creates the demo dealerships, users and appointments; safe to run again."
 
     def handle(self, *args: object, **options: object) -> None:
-        created = Seeder().run()
-        if created:
-            self.stdout.write(
-                f"Demo data: created {len(created)} records ({', '.join(created[:6])}…)."
-            )
-        else:
-            self.stdout.write("Demo data already in place.")
+        before = Appointment.objects.count()
+        Seeder().run()
+        added = Appointment.objects.count() - before
+        self.stdout.write(
+            f"Demo data: {Dealership.objects.count()} dealerships, "
+            f"{Appointment.objects.count()} appointments"
+            + (f" ({added} added now)." if added else " (nothing to add).")
+        )
