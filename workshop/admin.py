@@ -7,6 +7,7 @@ changes only the dealerships they manage, their offers and their staff.
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -83,6 +84,8 @@ class OfferTranslationInline(admin.TabularInline):
 @admin.register(Offer)
 class OfferAdmin(ManagedByDealershipAdmin):
     inlines = [OfferTranslationInline]
+    # A link typed without a scheme is a web address: https, as Django 6 will assume.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["name", "dealership", "price", "active", "converts_to_work_item", "position"]
     list_editable = ["active", "position"]
     list_filter = ["dealership", "active"]
