@@ -37,11 +37,11 @@ INTERRUPTED = "Interrupted while sending"
 # Why a message was not sent or failed, kept in `Message.error` in English; the fixed
 # ones are in the catalogue and translated where staff read them. Provider errors are not.
 OPTED_OUT = gettext_noop("The customer opted out of SMS")
-NO_ADDRESS = {
+NO_ADDRESS: dict[str, str] = {
     Channel.SMS: gettext_noop("No mobile number for the customer"),
     Channel.EMAIL: gettext_noop("No e-mail address for the customer"),
 }
-NOT_SCHEDULED = {
+NOT_SCHEDULED: dict[str, str] = {
     Appointment.Status.CANCELLED: gettext_noop("Not sent: the appointment was cancelled."),
     Appointment.Status.DONE: gettext_noop("Not sent: the appointment is done."),
     Appointment.Status.NO_SHOW: gettext_noop("Not sent: the customer did not come."),
