@@ -274,11 +274,11 @@ def _follow_up(
             return fallback
     # Written for the dealership's staff, in its language: which message, and why.
     with translation.override(appointment.dealership.language):
-        detail = gettext("%(purpose)s by %(channel)s: %(reason)s") % {
-            "purpose": message.get_purpose_display(),
-            "channel": message.get_channel_display(),
-            "reason": gettext(reason),
-        }
+        if message.channel == Channel.SMS:
+            which = gettext("%(purpose)s by SMS: %(reason)s")
+        else:
+            which = gettext("%(purpose)s by e-mail: %(reason)s")
+        detail = which % {"purpose": message.get_purpose_display(), "reason": gettext(reason)}
     AppointmentEvent.objects.create(
         appointment=appointment,
         at=now,

@@ -138,11 +138,11 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return gettext("%(purpose)s by %(channel)s to %(recipient)s") % {
-            "purpose": self.get_purpose_display(),
-            "channel": self.get_channel_display(),
-            "recipient": self.recipient,
-        }
+        if self.channel == Channel.SMS:
+            text = gettext("%(purpose)s by SMS to %(recipient)s")
+        else:
+            text = gettext("%(purpose)s by e-mail to %(recipient)s")
+        return text % {"purpose": self.get_purpose_display(), "recipient": self.recipient}
 
     @property
     def is_outbound(self) -> bool:
