@@ -14,7 +14,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 
 from notifications import compose, schedule, texts
 from notifications.models import Message
@@ -33,6 +34,21 @@ Purpose = Message.Purpose
 Invitation = OnlineCheckIn.InvitationStatus
 
 INTERRUPTED = "Interrupted while sending"
+# Why a message was not sent or failed, kept in `Message.error` in English; the fixed
+# ones are in the catalogue and translated where staff read them. Provider errors are not.
+OPTED_OUT = gettext_noop("The customer opted out of SMS")
+NO_ADDRESS: dict[str, str] = {
+    Channel.SMS: gettext_noop("No mobile number for the customer"),
+    Channel.EMAIL: gettext_noop("No e-mail address for the customer"),
+}
+NOT_SCHEDULED: dict[str, str] = {
+    Appointment.Status.CANCELLED: gettext_noop("Not sent: the appointment was cancelled."),
+    Appointment.Status.DONE: gettext_noop("Not sent: the appointment is done."),
+    Appointment.Status.NO_SHOW: gettext_noop("Not sent: the customer did not come."),
+}
+STARTED = gettext_noop("Not sent: the appointment had started.")
+OPENED_MEANWHILE = gettext_noop("Not sent: the customer opened their link meanwhile.")
+MOVED = gettext_noop("Not sent: the appointment moved; the invitation goes out when it is due.")
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
 START_WORDS = {"START", "UNSTOP"}
 
@@ -100,9 +116,9 @@ def send_message(message_id: int, now: datetime | None = None) -> int | None:
         return None
     if not appointment.customer.can_receive(message.channel):
         why = (
-            "The customer opted out of SMS"
+            OPTED_OUT
             if message.channel == Channel.SMS and appointment.customer.phone
-            else f"No {message.get_channel_display()} address for the customer"
+            else NO_ADDRESS[message.channel]
         )
         fail(message, why, from_statuses=[Status.SENDING], now=now)
         return None
@@ -141,18 +157,18 @@ def send_message(message_id: int, now: datetime | None = None) -> int | None:
 
 def _reason_not_to_send(message: Message, appointment: Appointment, now: datetime) -> str:
     if appointment.status != Appointment.Status.SCHEDULED:
-        return f"Not sent: the appointment is {appointment.get_status_display().lower()}."
+        return NOT_SCHEDULED[appointment.status]
     if appointment.starts_at <= now:
-        return "Not sent: the appointment had started."
+        return STARTED
     if message.purpose == Purpose.REMINDER and appointment.checkin.opened_at is not None:
-        return "Not sent: the customer opened their link meanwhile."
+        return OPENED_MEANWHILE
     if (
         message.purpose == Purpose.INVITATION
         and message.fallback_for_id is None
         and appointment.updated_at > message.queued_at
         and not schedule.invitation_due(appointment, now)
     ):
-        return "Not sent: the appointment moved; the invitation goes out when it is due."
+        return MOVED
     return ""
 
 
@@ -256,12 +272,19 @@ def _follow_up(
                 return None  # another failure report made the fallback already
             compose.enqueue([fallback])
             return fallback
+    # Written for the dealership's staff, in its language: which message, and why.
+    with translation.override(appointment.dealership.language):
+        if message.channel == Channel.SMS:
+            which = gettext("%(purpose)s by SMS: %(reason)s")
+        else:
+            which = gettext("%(purpose)s by e-mail: %(reason)s")
+        detail = which % {"purpose": message.get_purpose_display(), "reason": gettext(reason)}
     AppointmentEvent.objects.create(
         appointment=appointment,
         at=now,
         kind=AppointmentEvent.Kind.CUSTOMER_UNREACHABLE,
         actor=AppointmentEvent.Actor.SYSTEM,
-        detail=f"{message.get_purpose_display()} ({message.get_channel_display()}): {reason}",
+        detail=detail,
     )
     if message.purpose == Purpose.INVITATION:
         _set_invitation(appointment.pk, Invitation.UNREACHABLE)
@@ -365,7 +388,7 @@ def _opt_in(phone: str, appointment: Appointment | None, now: datetime) -> None:
             field="sms_opted_out_at",
             old_value=str(opted_out[0][1]),
             new_value="",
-            detail="Opted in to SMS again (START)",
+            detail=AppointmentEvent.OPTED_IN_AGAIN,
         )
 
 
@@ -401,7 +424,7 @@ def record_inbound(*, sender: str, to: str, body: str, provider_id: str) -> Mess
             return Message.objects.get(direction=Message.Direction.IN, provider_id=provider_id)
         keyword = body.strip().upper()
         if keyword in STOP_WORDS:
-            opt_out(sender, appointment, now, detail=f"Replied {body.strip()}")
+            opt_out(sender, appointment, now, detail=body.strip())  # the word they sent
         elif keyword in START_WORDS:
             _opt_in(sender, appointment, now)
     return message

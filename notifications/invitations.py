@@ -166,7 +166,7 @@ def _flag_unreachable(appointments: list[Appointment], now: datetime) -> None:
             at=now,
             kind=AppointmentEvent.Kind.CUSTOMER_UNREACHABLE,
             actor=AppointmentEvent.Actor.SYSTEM,
-            detail="Invitation: no mobile number or e-mail address we may use.",
+            detail=AppointmentEvent.NO_USABLE_ADDRESS,
         )
         for appointment in appointments
     )
@@ -278,7 +278,7 @@ def resend_invitation(appointment: Appointment, by) -> Message:
             kind=AppointmentEvent.Kind.INVITATION_RESENT,
             actor=AppointmentEvent.Actor.STAFF,
             user=by,
-            detail=f"{message.get_channel_display()} to {message.recipient}",
+            detail=message.recipient,
         )
         compose.enqueue([message])
     return message

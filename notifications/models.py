@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from workshop.models import LANGUAGE_CHOICES, Appointment, Channel, Customer, Dealership
@@ -45,20 +46,30 @@ class Message(models.Model):
     Purpose = Purpose
 
     class Status(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        SENDING = "sending", _("Sending")
-        SENT = "sent", _("Sent")
-        DELIVERED = "delivered", _("Delivered")
-        FAILED = "failed", _("Failed")
+        QUEUED = "queued", pgettext_lazy("message status", "Queued")
+        SENDING = "sending", pgettext_lazy("message status", "Sending")
+        SENT = "sent", pgettext_lazy("message status", "Sent")
+        DELIVERED = "delivered", pgettext_lazy("message status", "Delivered")
+        FAILED = "failed", pgettext_lazy("message status", "Failed")
         # Not sent: the appointment was cancelled, moved or had started by then.
-        CANCELLED = "cancelled", _("Not sent")
-        RECEIVED = "received", _("Received")
+        CANCELLED = "cancelled", pgettext_lazy("message status", "Not sent")
+        RECEIVED = "received", pgettext_lazy("message status", "Received")
 
     appointment = models.ForeignKey(
-        Appointment, on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+        Appointment,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="messages",
+        verbose_name=_("appointment"),
     )
     customer = models.ForeignKey(
-        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
+        Customer,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+        verbose_name=_("customer"),
     )
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     direction = models.CharField(_("direction"), max_length=4, choices=Direction.choices)
@@ -77,14 +88,19 @@ class Message(models.Model):
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     failed_at = models.DateTimeField(_("failed at"), null=True, blank=True)
     received_at = models.DateTimeField(_("received at"), null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     provider_id = models.CharField(_("provider id"), max_length=64, blank=True)
     error = models.TextField(_("error"), blank=True)
     # The status-callback URL carries this random key instead of our primary key.
     callback_key = models.CharField(max_length=32, unique=True, default=new_callback_key)
     # The message this one replaces after a permanent failure on the other channel.
     fallback_for = models.OneToOneField(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="fallback"
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="fallback",
+        verbose_name=_("instead of"),
     )
 
     objects = MessageQuerySet.as_manager()
@@ -122,7 +138,11 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_channel_display()} {self.get_purpose_display()} to {self.recipient}"
+        if self.channel == Channel.SMS:
+            text = gettext("%(purpose)s by SMS to %(recipient)s")
+        else:
+            text = gettext("%(purpose)s by e-mail to %(recipient)s")
+        return text % {"purpose": self.get_purpose_display(), "recipient": self.recipient}
 
     @property
     def is_outbound(self) -> bool:
@@ -158,7 +178,10 @@ class MessageText(models.Model):
         CONFIRMATION = Purpose.CONFIRMATION.value, Purpose.CONFIRMATION.label
 
     dealership = models.ForeignKey(
-        Dealership, on_delete=models.CASCADE, related_name="message_texts"
+        Dealership,
+        on_delete=models.CASCADE,
+        related_name="message_texts",
+        verbose_name=_("dealership"),
     )
     purpose = models.CharField(_("message"), max_length=16, choices=TextPurpose.choices)
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
@@ -167,7 +190,7 @@ class MessageText(models.Model):
         _("subject"), max_length=200, blank=True, help_text=_("E-mail only.")
     )
     body = models.TextField(_("text"))
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["dealership", "purpose", "channel", "language"]

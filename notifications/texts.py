@@ -114,9 +114,11 @@ def confirmation_for(checkin: OnlineCheckIn, language: str) -> Confirmation:
     """The customer's answers as staff have them now: accepted offers with the price
     the customer saw, offers to hear about, and remarks."""
     dealership = checkin.appointment.dealership
-    items = checkin.items.filter(
-        state__in=[CheckInItem.State.OPEN, CheckInItem.State.HANDLED]
-    ).order_by("created_at", "pk")
+    items = (
+        checkin.items.filter(state__in=[CheckInItem.State.OPEN, CheckInItem.State.HANDLED])
+        .prefetch_related("offer__translations")
+        .order_by("created_at", "pk")
+    )
     latest_per_offer: dict[int, CheckInItem] = {}
     remarks = []
     for item in items:
@@ -127,16 +129,25 @@ def confirmation_for(checkin: OnlineCheckIn, language: str) -> Confirmation:
     result = Confirmation(remarks=remarks)
     total = Decimal("0.00")
     for item in latest_per_offer.values():
+        name = offer_name_in(item, language)
         if item.kind == CheckInItem.Kind.OFFER_ACCEPTED:
             price = item.offer_price or Decimal("0.00")
             total += price
-            result.accepted.append(
-                (item.offer_name, money(price, dealership, language)),
-            )
+            result.accepted.append((name, money(price, dealership, language)))
         elif item.kind == CheckInItem.Kind.OFFER_CONTACT:
-            result.contact.append(item.offer_name)
+            result.contact.append(name)
     result.total = money(total, dealership, language)
     return result
+
+
+def offer_name_in(item: CheckInItem, language: str) -> str:
+    """The offer by the name the customer read on the page: its translation into
+    `language`, else the name kept on the item when they answered."""
+    if item.offer is not None:
+        for translation in item.offer.translations.all():
+            if translation.language == language:
+                return translation.name
+    return item.offer_name
 
 
 def money(amount: Decimal, dealership: Dealership, language: str) -> str:

@@ -11,7 +11,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponseForbidden
+from django.http import Http404, HttpRequest, HttpResponseForbidden
 from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.utils import timezone, translation
@@ -105,7 +105,17 @@ def portal_view(view: PortalView) -> Callable[..., HttpResponseBase]:
             else:
                 if checkin.opened_at is None:
                     record_opened(checkin)
-                response = view(request, checkin, *args, **kwargs)
+                try:
+                    response = view(request, checkin, *args, **kwargs)
+                except Http404:
+                    # A remark or file that is gone: said in the customer's language, with
+                    # the dealership's name and phone number, not on a bare error page.
+                    response = TemplateResponse(
+                        request,
+                        "portal/not_found.html",
+                        {"dealership": checkin.appointment.dealership},
+                        status=404,
+                    )
             if isinstance(response, TemplateResponse):
                 response.render()
         return make_private(response)

@@ -73,6 +73,9 @@ def test_the_committed_mo_file_is_compiled_from_the_po_file(language):
             singular, plural = message.id
             assert compiled.ngettext(singular, plural, 1) == message.string[0]
             assert compiled.ngettext(singular, plural, 2) == message.string[1]
+        elif message.context:
+            compiled_string = compiled.pgettext(message.context, message.id)
+            assert compiled_string == message.string, (message.context, message.id)
         else:
             assert compiled.gettext(message.id) == message.string, message.id
 

@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Concat, Replace, Upper
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from workshop.models import Appointment, CheckInItem, Dealership, OnlineCheckIn
 
@@ -27,8 +28,8 @@ class Filter:
     CHOICES = [
         (ALL, _("All")),
         (ATTENTION, _("Needs attention")),
-        (ANSWERED, _("Answered")),
-        (NOT_ANSWERED, _("Not answered")),
+        (ANSWERED, pgettext_lazy("appointment list filter", "Answered")),
+        (NOT_ANSWERED, pgettext_lazy("appointment list filter", "Not answered")),
     ]
     VALUES = tuple(value for value, _label in CHOICES)
 

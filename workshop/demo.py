@@ -99,7 +99,7 @@ OFFERS = [
         {"nl": "Carwash", "fr": "Lavage extérieur", "en": "Car wash", "de": "Autowäsche"},
         {
             "nl": "Uw auto glanst weer: wassen, drogen en velgen reinigen.",
-            "fr": "Votre voiture brille à nouveau : lavage, séchage et jantes.",
+            "fr": "Votre voiture brille à nouveau\u00a0: lavage, séchage et jantes.",
             "en": "Your car shines again: wash, dry and rims cleaned.",
             "de": "Ihr Auto glänzt wieder: Waschen, Trocknen und Felgenreinigung.",
         },
@@ -133,7 +133,7 @@ OFFERS = [
         },
         {
             "nl": "Nieuwe wisserbladen voor: helder zicht in de winter.",
-            "fr": "Nouveaux balais avant : une vue dégagée en hiver.",
+            "fr": "Nouveaux balais avant\u00a0: une vue dégagée en hiver.",
             "en": "New front wiper blades: clear view through winter.",
             "de": "Neue Wischerblätter vorne: klare Sicht im Winter.",
         },

@@ -5,6 +5,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
 from workshop.models import CheckInItem, WorkItem
@@ -58,8 +59,10 @@ class MoneyField(forms.Field):
         return -amount if negative else amount
 
     def prepare_value(self, value: object) -> object:
+        # The way the receptionist's language writes it (39,50 in Dutch), which
+        # `to_python` reads back.
         if isinstance(value, Decimal):
-            return f"{value:.2f}"
+            return formats.number_format(value, decimal_pos=2)
         return value
 
 

@@ -12,6 +12,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -129,9 +130,17 @@ class Membership(models.Model):
     """A staff user's place in one dealership, and what they may do there."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("user"),
     )
-    dealership = models.ForeignKey(Dealership, on_delete=models.CASCADE, related_name="memberships")
+    dealership = models.ForeignKey(
+        Dealership,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("dealership"),
+    )
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
 
     class Meta:
@@ -146,7 +155,9 @@ class Membership(models.Model):
 
 
 class Customer(models.Model):
-    dealership = models.ForeignKey(Dealership, on_delete=models.CASCADE, related_name="customers")
+    dealership = models.ForeignKey(
+        Dealership, on_delete=models.CASCADE, related_name="customers", verbose_name=_("dealership")
+    )
     first_name = models.CharField(_("first name"), max_length=100)
     last_name = models.CharField(_("last name"), max_length=100)
     email = models.EmailField(_("e-mail"), blank=True)
@@ -182,7 +193,9 @@ class Customer(models.Model):
 
 
 class Vehicle(models.Model):
-    dealership = models.ForeignKey(Dealership, on_delete=models.CASCADE, related_name="vehicles")
+    dealership = models.ForeignKey(
+        Dealership, on_delete=models.CASCADE, related_name="vehicles", verbose_name=_("dealership")
+    )
     plate = models.CharField(_("licence plate"), max_length=20)
     vin = models.CharField(_("VIN"), max_length=17, blank=True)
     make = models.CharField(_("make"), max_length=50)
@@ -232,16 +245,23 @@ class AppointmentQuerySet(models.QuerySet["Appointment"]):
 
 class Appointment(models.Model):
     class Status(models.TextChoices):
-        SCHEDULED = "scheduled", _("Scheduled")
-        CANCELLED = "cancelled", _("Cancelled")
-        DONE = "done", _("Done")
-        NO_SHOW = "no_show", _("No-show")
+        SCHEDULED = "scheduled", pgettext_lazy("appointment status", "Scheduled")
+        CANCELLED = "cancelled", pgettext_lazy("appointment status", "Cancelled")
+        DONE = "done", pgettext_lazy("appointment status", "Done")
+        NO_SHOW = "no_show", pgettext_lazy("appointment status", "No-show")
 
     dealership = models.ForeignKey(
-        Dealership, on_delete=models.PROTECT, related_name="appointments"
+        Dealership,
+        on_delete=models.PROTECT,
+        related_name="appointments",
+        verbose_name=_("dealership"),
     )
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="appointments")
-    vehicle = models.ForeignKey(Vehicle, on_delete=models.PROTECT, related_name="appointments")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="appointments", verbose_name=_("customer")
+    )
+    vehicle = models.ForeignKey(
+        Vehicle, on_delete=models.PROTECT, related_name="appointments", verbose_name=_("vehicle")
+    )
     starts_at = models.DateTimeField(_("starts at"))
     ends_at = models.DateTimeField(_("ends at"))
     status = models.CharField(
@@ -256,8 +276,8 @@ class Appointment(models.Model):
         related_name="advised_appointments",
         verbose_name=_("service advisor"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = AppointmentQuerySet.as_manager()
 
@@ -315,7 +335,10 @@ class WorkItem(models.Model):
         REMARK = "remark", _("Customer remark")
 
     appointment = models.ForeignKey(
-        Appointment, on_delete=models.CASCADE, related_name="work_items"
+        Appointment,
+        on_delete=models.CASCADE,
+        related_name="work_items",
+        verbose_name=_("appointment"),
     )
     description = models.CharField(_("description"), max_length=200)
     notes = models.TextField(_("notes"), blank=True)
@@ -325,11 +348,16 @@ class WorkItem(models.Model):
     vat_rate = models.DecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2)
     origin = models.CharField(_("origin"), max_length=16, choices=Origin.choices)
     visible_to_mechanics = models.BooleanField(_("visible to mechanics"), default=True)
-    position = models.PositiveIntegerField(default=0)
+    position = models.PositiveIntegerField(_("position"), default=0)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("added by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["position", "pk"]
@@ -357,7 +385,9 @@ class OfferQuerySet(models.QuerySet["Offer"]):
 class Offer(models.Model):
     """An optional service from the dealership's catalogue."""
 
-    dealership = models.ForeignKey(Dealership, on_delete=models.CASCADE, related_name="offers")
+    dealership = models.ForeignKey(
+        Dealership, on_delete=models.CASCADE, related_name="offers", verbose_name=_("dealership")
+    )
     name = models.CharField(_("name"), max_length=100)
     description = models.TextField(_("description"), blank=True)
     price = models.DecimalField(_("price incl. VAT"), max_digits=10, decimal_places=2)
@@ -397,7 +427,9 @@ class Offer(models.Model):
 class OfferTranslation(models.Model):
     """An offer's name and description for customers in another language."""
 
-    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="translations")
+    offer = models.ForeignKey(
+        Offer, on_delete=models.CASCADE, related_name="translations", verbose_name=_("offer")
+    )
     language = models.CharField(_("language"), max_length=8, choices=LANGUAGE_CHOICES)
     name = models.CharField(_("name"), max_length=100)
     description = models.TextField(_("description"), blank=True)
@@ -427,20 +459,20 @@ class OnlineCheckIn(models.Model):
     """The customer's side of one appointment: invited, opened, answered, handled."""
 
     class InvitationStatus(models.TextChoices):
-        NOT_DUE = "not_due", _("Not yet due")
-        QUEUED = "queued", _("Queued")
-        SENT = "sent", _("Sent")
-        DELIVERED = "delivered", _("Delivered")
-        FAILED = "failed", _("Failed")
-        UNREACHABLE = "unreachable", _("Customer not reachable")
+        NOT_DUE = "not_due", pgettext_lazy("invitation status", "Not yet due")
+        QUEUED = "queued", pgettext_lazy("invitation status", "Queued")
+        SENT = "sent", pgettext_lazy("invitation status", "Sent")
+        DELIVERED = "delivered", pgettext_lazy("invitation status", "Delivered")
+        FAILED = "failed", pgettext_lazy("invitation status", "Failed")
+        UNREACHABLE = "unreachable", pgettext_lazy("invitation status", "Customer not reachable")
 
     appointment = models.OneToOneField(
-        Appointment, on_delete=models.CASCADE, related_name="checkin"
+        Appointment, on_delete=models.CASCADE, related_name="checkin", verbose_name=_("appointment")
     )
     # The link is /c/<selector><verifier>: the selector finds the row, the verifier is the secret.
     link_selector = models.CharField(max_length=16, unique=True, default=new_link_selector)
     link_verifier = models.CharField(max_length=32, default=new_link_verifier)
-    link_rotated_at = models.DateTimeField(null=True, blank=True)
+    link_rotated_at = models.DateTimeField(_("link replaced at"), null=True, blank=True)
     invitation_status = models.CharField(
         _("invitation"),
         max_length=16,
@@ -535,16 +567,26 @@ class CheckInItem(models.Model):
         REMARK = "remark", _("Remark")
 
     class State(models.TextChoices):
-        DRAFT = "draft", _("Not sent yet")
-        OPEN = "open", _("Open")
-        HANDLED = "handled", _("Handled")
-        WITHDRAWN = "withdrawn", _("Withdrawn by the customer")
+        DRAFT = "draft", pgettext_lazy("check-in item state", "Not sent yet")
+        OPEN = "open", pgettext_lazy("check-in item state", "Open")
+        HANDLED = "handled", pgettext_lazy("check-in item state", "Handled")
+        WITHDRAWN = "withdrawn", pgettext_lazy("check-in item state", "Withdrawn by the customer")
 
-    checkin = models.ForeignKey(OnlineCheckIn, on_delete=models.CASCADE, related_name="items")
+    checkin = models.ForeignKey(
+        OnlineCheckIn,
+        on_delete=models.CASCADE,
+        related_name="items",
+        verbose_name=_("online check-in"),
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.DRAFT)
     offer = models.ForeignKey(
-        Offer, on_delete=models.PROTECT, null=True, blank=True, related_name="checkin_items"
+        Offer,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="checkin_items",
+        verbose_name=_("offer"),
     )
     # What the customer saw when they answered; the catalogue may change later.
     offer_name = models.CharField(_("offer"), max_length=100, blank=True)
@@ -554,7 +596,7 @@ class CheckInItem(models.Model):
     subject = models.CharField(_("subject"), max_length=120, blank=True)
     description = models.TextField(_("description"), blank=True)
     visible_to_mechanics = models.BooleanField(_("visible to mechanics"), default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     submitted_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
     handled_by = models.ForeignKey(
@@ -634,12 +676,17 @@ class Attachment(models.Model):
         VIDEO = "video", _("Video")
 
     class State(models.TextChoices):
-        UPLOADING = "uploading", _("Uploading")
-        CHECKING = "checking", _("Being checked")
-        READY = "ready", _("Ready")
-        REJECTED = "rejected", _("Rejected")
+        UPLOADING = "uploading", pgettext_lazy("photo or video state", "Uploading")
+        CHECKING = "checking", pgettext_lazy("photo or video state", "Being checked")
+        READY = "ready", pgettext_lazy("photo or video state", "Ready")
+        REJECTED = "rejected", pgettext_lazy("photo or video state", "Rejected")
 
-    item = models.ForeignKey(CheckInItem, on_delete=models.CASCADE, related_name="attachments")
+    item = models.ForeignKey(
+        CheckInItem,
+        on_delete=models.CASCADE,
+        related_name="attachments",
+        verbose_name=_("remark"),
+    )
     file = models.FileField(_("file"), upload_to=attachment_path, max_length=255)
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
     state = models.CharField(
@@ -650,10 +697,13 @@ class Attachment(models.Model):
     original_name = models.CharField(_("file name"), max_length=255)
     thumbnail = models.ImageField(_("thumbnail"), upload_to="thumbnails/", blank=True)
     # A JPEG copy of a HEIC photo, for browsers that cannot show HEIC.
-    display_file = models.FileField(upload_to="display/", blank=True, max_length=255)
-    rejection_reason = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    checked_at = models.DateTimeField(null=True, blank=True)
+    display_file = models.FileField(
+        _("copy for browsers"), upload_to="display/", blank=True, max_length=255
+    )
+    # One of the REASON_* texts in portal/uploads.py, in English; translated when shown.
+    rejection_reason = models.CharField(_("why it was not accepted"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("added at"), auto_now_add=True)
+    checked_at = models.DateTimeField(_("checked at"), null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -691,18 +741,30 @@ class AppointmentEvent(models.Model):
         STAFF = "staff", _("Staff")
         SYSTEM = "system", _("System")
 
-    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="events")
-    at = models.DateTimeField(default=timezone.now)
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    actor = models.CharField(max_length=16, choices=Actor.choices)
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.CASCADE, related_name="events", verbose_name=_("appointment")
+    )
+    at = models.DateTimeField(_("when"), default=timezone.now)
+    kind = models.CharField(_("what happened"), max_length=32, choices=Kind.choices)
+    actor = models.CharField(_("by whom"), max_length=16, choices=Actor.choices)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("staff member"),
     )
     # For changed values: which field, from what, to what.
-    field = models.CharField(max_length=64, blank=True)
-    old_value = models.TextField(blank=True)
-    new_value = models.TextField(blank=True)
-    detail = models.TextField(blank=True)
+    field = models.CharField(_("changed field"), max_length=64, blank=True)
+    old_value = models.TextField(_("old value"), blank=True)
+    new_value = models.TextField(_("new value"), blank=True)
+    detail = models.TextField(_("details"), blank=True)
+
+    # Sentences the system itself writes into `detail`, kept in English and translated
+    # when shown (see `detail_text`).
+    NO_USABLE_ADDRESS = gettext_noop("Invitation: no mobile number or e-mail address we may use.")
+    OPTED_IN_AGAIN = gettext_noop("Opted in to SMS again (START)")
 
     class Meta:
         ordering = ["at", "pk"]
@@ -715,3 +777,15 @@ class AppointmentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.at:%Y-%m-%d %H:%M})"
+
+    @property
+    def detail_text(self) -> str:
+        """`detail` for the timeline, in the reader's language where the system wrote it.
+
+        Only kinds whose detail nobody typed go through the catalogue: a remark's subject
+        that happens to match a translated word must stay as the customer wrote it.
+        """
+        written_by_system = self.kind in (self.Kind.CUSTOMER_UNREACHABLE, self.Kind.SMS_OPT_OUT)
+        if written_by_system or self.detail == self.OPTED_IN_AGAIN:
+            return gettext(self.detail)
+        return self.detail

@@ -28,6 +28,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
@@ -205,10 +206,14 @@ def _appointment_context(appointment: Appointment) -> dict:
 
 def _progress_steps(checkin) -> list[dict]:
     steps = [
-        ("invited", _("Invited"), checkin.invited_at),
-        ("opened", _("Opened"), checkin.opened_at),
-        ("answered", _("Answered"), checkin.answered_at),
-        ("handled", _("Handled"), checkin.handled_at if checkin.answered_at else None),
+        ("invited", pgettext("check-in progress", "Invited"), checkin.invited_at),
+        ("opened", pgettext("check-in progress", "Opened"), checkin.opened_at),
+        ("answered", pgettext("check-in progress", "Answered"), checkin.answered_at),
+        (
+            "handled",
+            pgettext("check-in progress", "Handled"),
+            checkin.handled_at if checkin.answered_at else None,
+        ),
     ]
     current = checkin.progress
     return [

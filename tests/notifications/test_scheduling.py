@@ -254,7 +254,7 @@ def test_a_reminder_goes_out_once_when_the_link_is_unopened_a_day_before(invited
         assert dispatch_due_reminders() == []
     assert reminder.purpose == "reminder"
     assert reminder.channel == "sms"  # the invitation's channel
-    assert "26/11 15:00" in reminder.body
+    assert "26/11 om 15:00" in reminder.body  # the local day and time, in Dutch
 
 
 def test_no_reminder_when_the_link_was_opened(invited_on_monday):

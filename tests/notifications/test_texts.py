@@ -173,6 +173,23 @@ def test_the_confirmation_lists_what_was_accepted_with_prices_incl_vat(eager_tas
     assert Message.objects.filter(purpose="confirmation").count() == 1
 
 
+def test_the_confirmation_names_the_offers_as_the_customer_read_them():
+    dealership = DealershipFactory(language="nl")
+    customer = CustomerFactory(dealership=dealership, language="fr", preferred_channel="email")
+    appointment = AppointmentFactory(dealership=dealership, customer=customer)
+    wash = OfferFactory(dealership=dealership, name="Carwash", price=Decimal("19.95"))
+    wash.translations.create(language="fr", name="Lavage extérieur")
+    tyres = OfferFactory(dealership=dealership, name="Winterbanden", price=Decimal("69.00"))
+    flow.set_offer_choice(appointment.checkin, wash, flow.OfferChoice.ACCEPT)
+    flow.set_offer_choice(appointment.checkin, tyres, flow.OfferChoice.CONTACT)
+    flow.submit_checkin(appointment.checkin)
+
+    confirmation = texts.confirmation_for(appointment.checkin, "fr")
+
+    assert [name for name, _price in confirmation.accepted] == ["Lavage extérieur"]
+    assert confirmation.contact == ["Winterbanden"]  # no French name: the one they saw
+
+
 def test_the_confirmation_sms_is_plain_gsm7():
     dealership = DealershipFactory(country="FR")
     customer = CustomerFactory(dealership=dealership, language="fr")

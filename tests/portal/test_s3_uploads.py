@@ -43,6 +43,15 @@ from PIL import Image
 
 from portal import uploads
 from tests.portal import media
+from tests.portal.conftest import (
+    NOT_ARRIVED,
+    NOT_MEDIA,
+    PHOTO_TOO_LARGE,
+    TOO_MANY,
+    VIDEO_TOO_LARGE,
+    nl,
+    nl_after,
+)
 from tests.portal.uploads_support import assert_private, new_draft_remark, uploaded
 from workshop.models import Attachment
 
@@ -292,7 +301,7 @@ def test_the_store_refuses_a_file_larger_than_the_presigned_limit(client, s3, re
     assert not _exists(s3, presigned["fields"]["key"])
     response = _complete(client, presigned)
     assert response.status_code == 422
-    assert "has not arrived" in response.json()["error"]
+    assert response.json()["error"] == nl(NOT_ARRIVED) % {"name": "IMG_1.jpg"}
     assert Attachment.objects.get().state == State.UPLOADING, "the customer can retry"
 
 
@@ -333,17 +342,17 @@ def test_the_store_refuses_an_expired_presigned_post(client, s3, remark, setting
 def test_presigning_refuses_early_what_is_not_allowed(client, s3, remark, settings):
     response = _presign(client, remark, "manual.pdf", b"x" * 100, "application/pdf")
     assert response.status_code == 422
-    assert "is not a photo or video we can accept" in response.json()["error"]
+    assert response.json()["error"] == nl(NOT_MEDIA) % {"name": "manual.pdf"}
 
     response = _presign(client, remark, "long.mp4", b"", "video/mp4", size=201 * 1024 * 1024)
     assert response.status_code == 422
-    assert "the most we accept for a video" in response.json()["error"]
+    assert response.json()["error"].endswith(nl_after(VIDEO_TOO_LARGE, "%(limit)s"))
 
     settings.CHECKIN_MAX_FILES_PER_REMARK = 1
     assert _presign(client, remark, "a.jpg", b"x" * 100, "image/jpeg").status_code == 200
     response = _presign(client, remark, "b.jpg", b"x" * 200, "image/jpeg")
     assert response.status_code == 422
-    assert "at most 1 photos or videos" in response.json()["error"]
+    assert response.json()["error"] == nl(TOO_MANY) % {"limit": 1, "name": "b.jpg"}
 
 
 def test_presigning_the_same_file_again_reuses_its_place_and_key(client, s3, remark):
@@ -362,8 +371,12 @@ def test_presigning_the_same_file_again_reuses_its_place_and_key(client, s3, rem
 @pytest.mark.parametrize(
     ("content_type", "data", "message"),
     [
-        ("text/html", media.jpeg_with_gps(), "is not a photo or video"),
-        ("image/jpeg", media.jpeg_with_gps(size=(300, 300), noise=True), "the most we accept"),
+        ("text/html", media.jpeg_with_gps(), nl_after(NOT_MEDIA, "%(name)s")),
+        (
+            "image/jpeg",
+            media.jpeg_with_gps(size=(300, 300), noise=True),
+            nl_after(PHOTO_TOO_LARGE, "%(limit)s"),
+        ),
     ],
 )
 def test_completion_refuses_what_a_laxer_store_let_through(

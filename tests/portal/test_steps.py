@@ -206,7 +206,7 @@ def test_answers_to_offers_are_drafts_until_sent(client, checkin, offers):
     ]
     assert items[0].offer_price == Decimal("19.95")
     html = body(client.get(url(checkin, "services")))
-    assert html.count(nl("Not sent yet")) == 2
+    assert html.count(nl("Not sent yet", "extra service answer")) == 2
     assert nl("You have changes that are not sent yet.") in html
 
 
@@ -228,8 +228,9 @@ def test_sending_opens_the_items_and_pins_the_appointment_once_however_often_pos
     html = body(client.get(url(checkin, "done")))
     for sent in ("Carwash", "Winterbanden", "Piepende remmen"):
         assert sent in html
-    assert nl("Changed, not sent yet") not in html
-    assert nl("Not sent yet") not in html
+    assert nl("Changed, not sent yet", "extra service answer") not in html
+    assert nl("Not sent yet", "extra service answer") not in html
+    assert nl("Not sent yet", "remark") not in html
 
 
 def test_changing_an_answer_after_sending_shows_it_unsent_until_sent_again(client, checkin, offers):
@@ -240,7 +241,7 @@ def test_changing_an_answer_after_sending_shows_it_unsent_until_sent_again(clien
     client.post(url(checkin, "services"), answers(offers, "none", "accept", "none"))
     review = body(client.get(url(checkin, "review")))
     assert nl("Send changes") in review
-    assert review.count(nl("Changed, not sent yet")) == 2
+    assert review.count(nl("Changed, not sent yet", "extra service answer")) == 2
     assert nl("No longer wanted") in review
     # The confirmation keeps listing what was sent, and says there is more to send.
     done = body(client.get(url(checkin, "done")))
@@ -319,7 +320,7 @@ def test_a_remark_is_added_as_a_draft_card(client, checkin):
     assert response["Location"] == url(checkin, "remarks") + f"#remark-{remark.pk}"
     html = body(client.get(url(checkin, "remarks")))
     assert f'id="remark-{remark.pk}"' in html
-    assert nl("Not sent yet") in html
+    assert nl("Not sent yet", "remark") in html
     assert url(checkin, "remark_edit", remark.pk) in html
 
 
@@ -471,7 +472,7 @@ def test_with_htmx_a_changed_offer_answer_is_saved_at_once_and_its_card_comes_ba
     assert response.status_code == 200
     html = body(response)
     assert html.lstrip().startswith(f'<fieldset class="card offer" id="offer-{wash.pk}"')
-    assert nl("Not sent yet") in html
+    assert nl("Not sent yet", "extra service answer") in html
     assert re.search(r'value="accept"[^>]*checked', html)
     assert "<html" not in html
     item = CheckInItem.objects.get()

@@ -12,13 +12,14 @@ from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from PIL import ExifTags, Image
 
 from portal import uploads
 from portal.upload_views import UploadLimitHandler
 from tests.factories import AppointmentFactory, RemarkFactory
 from tests.portal import media
-from tests.portal.conftest import nl
+from tests.portal.conftest import NOT_MEDIA, PHOTO_TOO_LARGE, nl, nl_after, nl_plural
 from tests.portal.uploads_support import (
     assert_private,
     new_draft_remark,
@@ -423,7 +424,7 @@ def test_the_plain_form_uploads_files_and_goes_back_to_the_page_it_came_from(
     html = client.get(page).content.decode()
     assert "IMG_1.jpg" in html
     assert "clip.mp4" in html
-    assert "Being checked" in html
+    assert nl("Being checked…") in html
 
 
 def test_a_rejected_file_shows_its_error_next_to_the_file_field_once(
@@ -440,7 +441,7 @@ def test_a_rejected_file_shows_its_error_next_to_the_file_field_once(
         rf'<div class="errorlist" id="upload-errors-{draft_remark.pk}">(.*?)</div>', html, re.S
     )
     assert errors is not None
-    assert "“brakes.jpg” is not a photo or video we can accept" in errors.group(1)
+    assert escape(nl(NOT_MEDIA) % {"name": "brakes.jpg"}) in errors.group(1)
     assert (
         f'aria-describedby="upload-hint-{draft_remark.pk} upload-errors-{draft_remark.pk}"' in html
     )
@@ -476,7 +477,7 @@ def test_one_file_from_javascript_gets_json(client, draft_remark, media_root):
         url, {"files": uploaded("notes.jpg", media.TEXT)}, HTTP_ACCEPT="application/json"
     )
     assert response.status_code == 422
-    assert "“notes.jpg” is not a photo or video" in response.json()["error"]
+    assert response.json()["error"] == nl(NOT_MEDIA) % {"name": "notes.jpg"}
 
 
 def test_the_view_refuses_a_file_past_the_limit_without_storing_it(
@@ -489,7 +490,7 @@ def test_the_view_refuses_a_file_past_the_limit_without_storing_it(
         HTTP_ACCEPT="application/json",
     )
     assert response.status_code == 422
-    assert "the most we accept for a photo" in response.json()["error"]
+    assert response.json()["error"].endswith(nl_after(PHOTO_TOO_LARGE, "%(limit)s"))
     assert stored_files(media_root) == []
 
 
@@ -581,7 +582,10 @@ def test_removing_with_htmx_answers_the_new_list(client, draft_remark, media_roo
     )
     assert "keep.jpg" in html
     assert "gone.jpg" not in html
-    assert "1 of 10 files added" in html
+    files_added = nl_plural(
+        "%(added)s of %(limit)s file added", "%(added)s of %(limit)s files added", 10
+    )
+    assert files_added % {"added": 1, "limit": 10} in html
 
 
 def test_the_list_polls_while_a_file_is_being_checked(client, draft_remark, media_root):
@@ -597,7 +601,7 @@ def test_the_list_polls_while_a_file_is_being_checked(client, draft_remark, medi
         reverse("portal:attachment_thumbnail", args=[draft_remark.checkin.token, attachment.pk])
         in html
     )
-    assert nl("Ready") in html
+    assert nl("Ready", "photo or video state") in html
 
 
 def test_the_list_runs_a_fixed_number_of_queries(client, draft_remark, django_assert_num_queries):

@@ -375,7 +375,7 @@ def test_the_timeline_shows_messages_with_status_and_customer_and_staff_actions(
     for text in (
         "Invitation by SMS",
         "Delivered",
-        "Reminder by E-mail",
+        "Reminder by e-mail",
         "Failed",
         "Mailbox full",
         "Opened the check-in page",
