@@ -81,5 +81,7 @@ def test_a_manager_runs_their_own_staff_but_grants_no_admin_rights(manager_clien
 def test_a_manager_cannot_create_or_delete_dealerships(manager_client):
     client, mine = manager_client
     assert client.get(reverse("admin:workshop_dealership_add")).status_code == 403
-    assert client.get(reverse("admin:workshop_dealership_change", args=[mine.pk])).status_code == 200
+    assert (
+        client.get(reverse("admin:workshop_dealership_change", args=[mine.pk])).status_code == 200
+    )
     assert Membership.objects.filter(dealership=mine).count() == 1
