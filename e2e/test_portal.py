@@ -10,9 +10,11 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext, pgettext
+from PIL import ExifTags, Image
 from playwright.sync_api import Browser, Page, expect
 
 from e2e.conftest import PHONE
+from tests.conftest import celery_worker_process  # noqa: F401 - fixture: a real Celery worker
 from tests.factories import (
     AppointmentFactory,
     CustomerFactory,
@@ -20,7 +22,16 @@ from tests.factories import (
     OfferFactory,
     WorkItemFactory,
 )
-from workshop.models import Appointment, AppointmentEvent, CheckInItem, OfferTranslation
+from tests.portal import media
+from workshop.models import (
+    Appointment,
+    AppointmentEvent,
+    Attachment,
+    CheckInItem,
+    OfferTranslation,
+)
+
+GPS_IFD = ExifTags.IFD.GPSInfo
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,8 +96,11 @@ def offer_group(page: Page, name: str):
     return page.get_by_role("group", name=re.compile(name))
 
 
-def walk_through(page: Page, live_server, checkin, javascript: bool = True) -> None:
-    """Open the link, change the channel and phone, answer two offers, add a remark, send."""
+def walk_through(
+    page: Page, live_server, checkin, javascript: bool = True, photo: str = ""
+) -> None:
+    """Open the link, change the channel and phone, answer two offers, add a remark (with
+    `photo`, a file path, on it), send."""
     page.goto(link(live_server, checkin))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Sofie")
     expect(page.get_by_text("Autohuis Leiestreek").first).to_be_visible()
@@ -125,6 +139,11 @@ def walk_through(page: Page, live_server, checkin, javascript: bool = True) -> N
     remark = page.get_by_role("article", name="Piepende remmen")
     expect(remark).to_be_visible()
     expect(remark.get_by_text(nl("Not sent yet", "remark"))).to_be_visible()
+    if photo:
+        remark.get_by_label(nl("Add photos or videos")).set_input_files(photo)
+        expect(remark.get_by_role("listitem").filter(has_text="IMG_2041.jpg")).to_contain_text(
+            nl("Ready", "photo or video state"), timeout=30_000
+        )
     page.get_by_role("link", name=nl("Next"), exact=True).click()
 
     expect(page.get_by_role("heading", name=nl("Check and send"))).to_be_visible()
@@ -151,11 +170,20 @@ def assert_sent(checkin) -> None:
     assert AppointmentEvent.objects.filter(kind=AppointmentEvent.Kind.CONTACT_CHANGED).count() == 2
 
 
+@pytest.mark.usefixtures("celery_worker_process")  # checks the photo, as in production
 def test_a_dutch_customer_checks_in_on_a_phone_and_changes_an_answer_later(
-    live_server, phone_page: Page, checkin
+    live_server, phone_page: Page, checkin, tmp_path
 ):
-    walk_through(phone_page, live_server, checkin)
+    photo = tmp_path / "IMG_2041.jpg"
+    photo.write_bytes(media.jpeg_with_gps())
+    walk_through(phone_page, live_server, checkin, photo=str(photo))
     assert_sent(checkin)
+    [attachment] = Attachment.objects.filter(item__subject="Piepende remmen")
+    assert attachment.state == Attachment.State.READY
+    with attachment.file.open("rb") as stored:
+        exif = Image.open(stored).getexif()
+    assert not exif.get_ifd(GPS_IFD)  # no location
+    assert not exif  # nor make, model or anything else
     assert phone_page.evaluate("document.documentElement.lang") == "nl"
 
     # Later, from the same link: no car wash after all.
