@@ -7,11 +7,14 @@ from decimal import Decimal
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from django.utils import timezone
-from playwright.sync_api import Page, expect
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+from playwright.sync_api import Browser, Page, expect
 from pypdf import PdfReader
 
-from e2e.conftest import log_in
+from e2e.conftest import PHONE, log_in
+from notifications.models import Message
 from tests.workshop.staffdata import photo
 from workshop import checkin as flow
 from workshop.booking import PlannedWork, book_appointment
@@ -235,16 +238,33 @@ def test_mechanics_see_the_shared_remark_and_print_the_job_card(
     assert "189" not in text
 
 
-def test_a_customers_answer_appears_pinned_without_a_reload(live_server, page: Page):
+def test_a_customers_answer_appears_pinned_without_a_reload(
+    live_server, page: Page, browser: Browser
+):
     Seeder().run()
     gent = Dealership.objects.get(name=GENT)
-    appointment = book_today(gent, "2-NEW-456", "Lotte", "Peeters", at=time(16, 45))
+    appointment = book_today(gent, "2-NEW-456", "Lotte", "Peeters")
+    # Tomorrow, whatever the hour the test runs at: pinned answers show whatever the day.
+    Appointment.objects.filter(pk=appointment.pk).update(
+        starts_at=timezone.now() + timedelta(days=1),
+        ends_at=timezone.now() + timedelta(days=1, hours=2),
+    )
     log_in(page, live_server.url, "reception", DEMO_PASSWORD)
     switch_to_gent(page)
     expect(page.locator("section.block-pinned").get_by_text("2-NEW-456")).to_have_count(0)
     page.evaluate("window.stillTheSamePage = true")
 
-    customer_answers(appointment)
+    # Meanwhile, on the customer's phone: a remark, then send.
+    phone = browser.new_context(**PHONE, locale="nl-BE").new_page()
+    link = live_server.url + reverse("portal:remarks", args=[appointment.checkin.token])
+    phone.goto(link)
+    with translation.override("nl"):
+        phone.get_by_label(gettext("Subject")).fill("Lampje motorstoring")
+        phone.get_by_role("button", name=gettext("Add remark")).click()
+        phone.get_by_role("link", name=gettext("Next"), exact=True).click()
+        phone.get_by_role("button", name=gettext("Send check-in")).click()
+        expect(phone.get_by_role("heading", name=gettext("What you sent"))).to_be_visible()
+    phone.context.close()
 
     pinned_row = (
         page.locator("section.block-pinned").get_by_role("row").filter(has_text="2-NEW-456")
@@ -253,3 +273,31 @@ def test_a_customers_answer_appears_pinned_without_a_reload(live_server, page: P
     expect(pinned_row.get_by_role("img", name="New customer input")).to_be_visible()
     expect(pinned_row.get_by_role("link", name="Lotte Peeters")).to_have_css("color", ANSWERED_BLUE)
     assert page.evaluate("window.stillTheSamePage") is True
+
+
+def test_reception_resends_an_invitation_once(live_server, page: Page):
+    Seeder().run()
+    gent = Dealership.objects.get(name=GENT)
+    appointment = book_today(gent, "1-RES-789", "Bram", "Visser")
+    Appointment.objects.filter(pk=appointment.pk).update(
+        starts_at=timezone.now() + timedelta(days=2),
+        ends_at=timezone.now() + timedelta(days=2, hours=2),
+    )
+    log_in(page, live_server.url, "reception", DEMO_PASSWORD)
+    switch_to_gent(page)
+    page.goto(live_server.url + reverse("workshop:appointment", args=[appointment.pk]))
+
+    page.get_by_role("link", name="Resend invitation").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("gets the check-in link again")
+    dialog.get_by_role("button", name="Resend invitation").click()
+    expect(dialog).to_be_hidden()
+    timeline = page.get_by_role("region", name="Timeline")
+    expect(timeline).to_contain_text("Resent the invitation")
+    expect(timeline).to_contain_text("Invitation by SMS")
+
+    # A second try within ten minutes is refused, in the dialog.
+    page.get_by_role("link", name="Resend invitation").click()
+    dialog.get_by_role("button", name="Resend invitation").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("less than 10 minutes ago")
+    assert Message.objects.filter(appointment=appointment, purpose="invitation").count() == 1
