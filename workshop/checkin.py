@@ -66,15 +66,6 @@ def record_opened(checkin: OnlineCheckIn) -> bool:
     return bool(first)
 
 
-def offer_choices(checkin: OnlineCheckIn) -> dict[int, str]:
-    """The customer's current answer per offer id, unsent drafts included."""
-    choices: dict[int, str] = {}
-    items = checkin.items.exclude(kind=Kind.REMARK).exclude(state=State.WITHDRAWN)
-    for offer_id, kind in items.order_by("created_at", "pk").values_list("offer_id", "kind"):
-        choices[offer_id] = _CHOICE_FOR_KIND.get(kind, OfferChoice.NONE)
-    return choices
-
-
 def _sent_choice(checkin: OnlineCheckIn, offer: Offer) -> str:
     latest = (
         checkin.items.filter(offer=offer, state__in=[State.OPEN, State.HANDLED])

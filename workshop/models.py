@@ -4,7 +4,6 @@ import secrets
 import zoneinfo
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -15,9 +14,6 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
 
 LANGUAGE_CHOICES = [(code, name) for code, name in settings.LANGUAGES]
 
@@ -218,9 +214,6 @@ class Vehicle(models.Model):
 class AppointmentQuerySet(models.QuerySet["Appointment"]):
     def for_dealerships(self, dealerships: "models.QuerySet[Dealership] | list[Dealership]"):
         return self.filter(dealership__in=dealerships)
-
-    def for_user(self, user: "AbstractBaseUser"):
-        return self.filter(dealership__memberships__user=user)
 
     def for_day(self, day: date, tz: zoneinfo.ZoneInfo):
         start = datetime.combine(day, time.min, tzinfo=tz)
