@@ -45,6 +45,7 @@ lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	DEBUG=true $(UV) run --frozen mypy .
+	DEBUG=true $(UV) run --frozen python manage.py makemigrations --check --dry-run
 
 format: install
 	$(UV) run --frozen ruff format .

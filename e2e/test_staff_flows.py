@@ -219,7 +219,10 @@ def test_mechanics_see_the_shared_remark_and_print_the_job_card(
     expect(job.get_by_text("Piepende remmen")).to_be_visible()
     picture = job.get_by_role("img", name="Photo 1: Piepende remmen")
     expect(picture).to_be_visible()
-    assert picture.evaluate("img => img.naturalWidth") > 0  # the file really arrives
+    # The file really arrives: wait for the browser to have decoded it, whatever the load.
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=picture.element_handle()
+    )
     expect(page.get_by_text("Kras op achterbumper")).to_have_count(0)
     expect(page.get_by_text("+32 470 99 88 77")).to_have_count(0)
     expect(page.get_by_text("sofie@example.com")).to_have_count(0)

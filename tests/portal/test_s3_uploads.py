@@ -35,6 +35,7 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
+import time_machine
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from django.urls import reverse
@@ -328,10 +329,11 @@ def test_the_store_refuses_a_key_other_than_the_presigned_one(client, s3, remark
 
 
 def test_the_store_refuses_an_expired_presigned_post(client, s3, remark, settings):
-    settings.CHECKIN_UPLOAD_PRESIGN_SECONDS = 1
+    settings.CHECKIN_UPLOAD_PRESIGN_SECONDS = 60
     data = media.jpeg_with_gps()
-    presigned = _presign(client, remark, "IMG_1.jpg", data, "image/jpeg").json()
-    time.sleep(2)
+    # Signed two minutes ago by the clock the store checks: its 60 s have run out.
+    with time_machine.travel(timezone.now() - timedelta(minutes=2)):
+        presigned = _presign(client, remark, "IMG_1.jpg", data, "image/jpeg").json()
 
     refused = _post_to_store(presigned, data)
 

@@ -1,12 +1,12 @@
 """The staff flow functions: each change once, in one transaction, on the timeline."""
 
 import threading
-import time
 from decimal import Decimal
 
 import pytest
 from django.db import connections, transaction
 
+from tests.concurrency import LockWait
 from tests.factories import AppointmentFactory, UserFactory, WorkItemFactory
 from tests.workshop.staffdata import open_remark
 from workshop import checkin as flow
@@ -114,7 +114,7 @@ def test_two_receptionists_converting_at_once_make_one_work_item():
     remark = open_remark(AppointmentFactory())
     first_user, second_user = UserFactory(), UserFactory()
     first_converted = threading.Event()
-    second_started = threading.Event()
+    lock_wait = LockWait()
     outcomes: dict[str, str] = {}
 
     def first():
@@ -122,16 +122,15 @@ def test_two_receptionists_converting_at_once_make_one_work_item():
             with transaction.atomic():
                 flow.convert_item(remark, first_user, description="first", price=Decimal("50"))
                 first_converted.set()
-                second_started.wait(timeout=10)
-                time.sleep(0.5)  # the second is at the lock by now
+                lock_wait.wait_until_blocked()  # the second is at the lock now
             outcomes["first"] = "converted"
         finally:
             connections.close_all()
 
     def second():
         try:
-            first_converted.wait(timeout=10)
-            second_started.set()
+            first_converted.wait(timeout=30)
+            lock_wait.watch()
             flow.convert_item(remark, second_user, description="second", price=Decimal("50"))
             outcomes["second"] = "converted"
         except flow.ItemAlreadyHandled:
