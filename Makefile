@@ -21,7 +21,7 @@ $(CURDIR)/.tools/bin/uv:
 	.tools/bin/pip install --quiet --disable-pip-version-check uv
 
 install: $(if $(filter $(CURDIR)/.tools/bin/uv,$(UV)),$(CURDIR)/.tools/bin/uv)
-	$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --quiet
 
 # The demo's .env: made once with a fresh SECRET_KEY; `make run` records its PORT in it.
 .env: | install
@@ -60,7 +60,7 @@ link: install .env
 shell: install .env
 	$(MANAGE) shell
 
-# Any other management command: make manage ARGS="createsuperuser"
+# Any other management command: make manage ARGS="check"
 manage: install .env
 	$(MANAGE) $(ARGS)
 

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.views.defaults import page_not_found as default_page_not_found
 
 
@@ -12,7 +13,7 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return default_page_not_found(request, exception, template_name=template)
 
 
-def login(request: HttpRequest) -> HttpResponse:
+def login(request: HttpRequest) -> HttpResponseBase:
     """Django's log-in page; in demo mode it also lists what there is to try."""
     context = {}
     if settings.DEMO_MODE:
