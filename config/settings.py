@@ -12,15 +12,24 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from dotenv import load_dotenv
 
 from config.env import env_bool, env_choice, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# A local `.env` file (git-ignored; `make run` writes the demo's) fills in what the real
+# environment leaves unset. PITLANE_ENV_FILE names another file, or none when empty (tests).
+_env_file = env_str("PITLANE_ENV_FILE", str(BASE_DIR / ".env"))
+if _env_file:
+    load_dotenv(_env_file, override=False)
 # Embedded-default state (SQLite file, broker folders, media, sent mail) lives here.
 VAR_DIR = Path(env_str("PITLANE_VAR_DIR") or BASE_DIR / "var")
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
+# Served over HTTPS (production, behind a proxy): secure cookies, the redirect to https,
+# HSTS and the proxy's https header. Off only for plain http, like the demo on a LAN.
+HTTPS = env_bool("HTTPS", True)
 # Demo mode: demo logins and the outbox page. Never on in production.
 DEMO_MODE = env_bool("DEMO_MODE", False)
 
@@ -31,8 +40,10 @@ if not SECRET_KEY:
     SECRET_KEY = "django-insecure-debug-only-key-never-use-in-production"  # noqa: S105
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+# The port the demo serves on (`make run` passes it); unset SITE_URL follows it.
+PORT = env_int("PORT", 8000, minimum=1)
 # Public base URL of the site, used in the links customers get by SMS and e-mail.
-SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000", schemes=("http", "https")).rstrip("/")
+SITE_URL = env_url("SITE_URL", f"http://127.0.0.1:{PORT}", schemes=("http", "https")).rstrip("/")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL])
 
 INSTALLED_APPS = [
@@ -295,7 +306,7 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-if not DEBUG:
+if HTTPS:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

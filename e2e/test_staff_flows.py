@@ -215,6 +215,7 @@ def test_mechanics_see_the_shared_remark_and_print_the_job_card(
 
     log_in(page, live_server.url, "mechanic", DEMO_PASSWORD)
     expect(page.get_by_role("heading", name=re.compile("Workshop"), level=1)).to_be_visible()
+    switch_to_gent(page)  # the demo mechanic works in both dealerships, like reception
     job = page.locator(f"#job-{appointment.pk}")
     expect(job.get_by_text("Piepende remmen")).to_be_visible()
     picture = job.get_by_role("img", name="Photo 1: Piepende remmen")

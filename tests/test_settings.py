@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -7,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from config import env
+from config import demo_env, env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,14 +89,18 @@ def test_the_broker_and_database_come_from_the_environment():
     assert settings.DATABASES["default"]["ENGINE"] == expected_engine
 
 
-def _manage(*args: str, **env_vars: str) -> subprocess.CompletedProcess:
+def _manage(
+    *args: str, without: tuple[str, ...] = (), **env_vars: str
+) -> subprocess.CompletedProcess:
     environment = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(
-            ("SECURE_", "SESSION_", "CSRF_", "DEBUG", "STATIC_MANIFEST", "DJANGO_ALLOW")
+            ("SECURE_", "SESSION_", "CSRF_", "DEBUG", "HTTPS", "STATIC_MANIFEST", "DJANGO_ALLOW")
         )
+        and key not in ("PORT", "SITE_URL", *without)
     }
+    environment["PITLANE_ENV_FILE"] = ""  # no developer's .env
     environment.update(env_vars)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -131,3 +136,97 @@ def test_a_malformed_database_url_stops_start_up_naming_it():
     result = _manage("check", DATABASE_URL="mysql://db.example/pitlane")
     assert result.returncode != 0
     assert "DATABASE_URL must start with one of" in result.stderr
+
+
+def _settings(*names: str, without: tuple[str, ...] = (), **env_vars: str) -> dict:
+    code = (
+        "import json; from django.conf import settings; "
+        f"print(json.dumps({{n: getattr(settings, n, None) for n in {list(names)!r}}}, default=str))"
+    )
+    result = _manage("shell", "-c", code, without=without, **env_vars)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_sites_own_url_follows_the_port_it_serves_on():
+    found = _settings("SITE_URL", "CSRF_TRUSTED_ORIGINS", PORT="8110")
+    assert found == {
+        "SITE_URL": "http://127.0.0.1:8110",
+        "CSRF_TRUSTED_ORIGINS": ["http://127.0.0.1:8110"],
+    }
+    named = _settings("SITE_URL", PORT="8110", SITE_URL="https://checkin.example.com/")
+    assert named["SITE_URL"] == "https://checkin.example.com"
+
+
+SECURITY = (
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_PROXY_SSL_HEADER",
+)
+
+
+def test_production_security_is_switched_by_https_not_by_debug():
+    with_debug = _settings(*SECURITY, DEBUG="true")
+    assert with_debug == {
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        "SECURE_SSL_REDIRECT": True,
+        "SECURE_HSTS_SECONDS": 31536000,
+        "SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"],
+    }
+    plain_http = _settings(*SECURITY, HTTPS="false")
+    assert plain_http == {
+        "SESSION_COOKIE_SECURE": False,
+        "CSRF_COOKIE_SECURE": False,
+        "SECURE_SSL_REDIRECT": False,
+        "SECURE_HSTS_SECONDS": 0,
+        "SECURE_PROXY_SSL_HEADER": None,
+    }
+
+
+def test_the_demos_env_file_runs_it_like_production_over_plain_http(tmp_path):
+    env_file = tmp_path / ".env"
+    written = demo_env.write_demo_env(env_file, port=8123)
+    found = _settings(
+        "DEBUG",
+        "DEMO_MODE",
+        "SECRET_KEY",
+        "SITE_URL",
+        "ALLOWED_HOSTS",
+        "SECURE_SSL_REDIRECT",
+        "SESSION_COOKIE_SECURE",
+        "STORAGES",
+        without=("SECRET_KEY", "ALLOWED_HOSTS", "DEMO_MODE"),
+        PITLANE_ENV_FILE=str(env_file),
+    )
+    assert found["DEBUG"] is False
+    assert found["DEMO_MODE"] is True
+    assert found["SECRET_KEY"] == written["SECRET_KEY"]
+    assert len(found["SECRET_KEY"]) >= 50
+    assert found["SITE_URL"] == "http://127.0.0.1:8123"
+    assert found["ALLOWED_HOSTS"] == ["*"]  # a phone on the same network may open it
+    assert found["SECURE_SSL_REDIRECT"] is False
+    assert found["SESSION_COOKIE_SECURE"] is False
+    assert found["STORAGES"]["staticfiles"]["BACKEND"] == (
+        "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    )
+
+
+def test_each_make_run_records_its_port_and_keeps_the_secret_key_and_other_lines(tmp_path):
+    env_file = tmp_path / ".env"
+    first = demo_env.write_demo_env(env_file, port=8000)
+    with env_file.open("a") as extra:
+        extra.write("LOG_LEVEL=DEBUG\n")
+    second = demo_env.write_demo_env(env_file, port=8110, site_url="http://192.0.2.2:8110")
+    assert second["SECRET_KEY"] == first["SECRET_KEY"]
+    assert (second["PORT"], second["SITE_URL"], second["LOG_LEVEL"]) == (
+        "8110",
+        "http://192.0.2.2:8110",
+        "DEBUG",
+    )
+    third = demo_env.write_demo_env(env_file, port=8123)
+    assert third["PORT"] == "8123"
+    assert "SITE_URL" not in third  # the port decides the links again
+    assert env_file.stat().st_mode & 0o777 == 0o600

@@ -98,7 +98,7 @@ def get_appointment(
     """The appointment, and the user's access in its dealership; 404 when not theirs.
 
     `office_only` pages (prices, contact details, actions) are for receptionists and
-    managers; the others (the job card) mechanics may open for the day's appointments.
+    managers; the others (the workshop's view, the job card) mechanics may open too.
     """
     appointment = (
         appointments_visible_to(access)
@@ -109,11 +109,8 @@ def get_appointment(
     if appointment is None:
         raise Http404("No such appointment")
     there = access.working_in(appointment.dealership_id)
-    if there.is_mechanic:
-        if office_only:
-            raise Http404("Not for mechanics")
-        if appointment.local_start.date() != there.today():
-            raise Http404("Mechanics see the day's appointments")
+    if there.is_mechanic and office_only:
+        raise Http404("Not for mechanics")
     return appointment, there
 
 
@@ -125,7 +122,7 @@ def mechanic_items(items: QuerySet[CheckInItem]) -> QuerySet[CheckInItem]:
 def get_attachment(access: StaffAccess, pk: int) -> Attachment:
     """A checked customer file on a sent remark of the user's dealerships.
 
-    Mechanics get only files of remarks shared with them, on the day's appointments.
+    Mechanics get only files of remarks shared with them.
     """
     attachment = (
         Attachment.objects.select_related("item__checkin__appointment__dealership")
@@ -143,8 +140,6 @@ def get_attachment(access: StaffAccess, pk: int) -> Attachment:
         raise Http404("No such file")
     appointment = attachment.item.checkin.appointment
     there = access.working_in(appointment.dealership_id)
-    if there.is_mechanic and (
-        not attachment.item.visible_to_mechanics or appointment.local_start.date() != there.today()
-    ):
+    if there.is_mechanic and not attachment.item.visible_to_mechanics:
         raise Http404("Not shared with mechanics")
     return attachment

@@ -71,6 +71,20 @@ class AppointmentList:
     def searching(self) -> bool:
         return bool(self.query)
 
+    @property
+    def pinned_here(self) -> int:
+        """Pinned appointments that belong under the heading below the pinned block too:
+        every pinned match of a search, or the pinned appointments of the day shown."""
+        if self.searching:
+            return len(self.pinned)
+        start, end = self._day_bounds()
+        return sum(1 for appointment in self.pinned if start <= appointment.starts_at < end)
+
+    @property
+    def count(self) -> int:
+        """What the heading counts: every match, or every appointment of the day."""
+        return len(self.rows) + self.pinned_here
+
     def _day_bounds(self) -> tuple[datetime, datetime]:
         start = datetime.combine(self.day, time.min, tzinfo=self.dealership.tz)
         return start, start + timedelta(days=1)

@@ -4,11 +4,14 @@ Idempotent: every row has a natural key (slug, username, external reference) and
 only created when missing, so running the seeder twice gives the same data and a
 later run keeps what users did with it. Appointments are laid out around the day of
 the first run; each later day gets a few appointments of its own, so a new user's
-first screen is never empty.
+first screen is never empty. A handful of "showcase" appointments on the next working
+day keep customer links to try in every state and language (`showcase`), whenever
+the demo runs; the banner and the demo's login page list them (`tour`).
 """
 
 import io
 import random
+import socket
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -17,7 +20,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext
 from PIL import Image, ImageDraw
 
 from notifications.compose import build_message, overrides_for
@@ -44,6 +49,13 @@ DEMO_USERS = {
     "mechanic": Role.MECHANIC,
     "manager": Role.MANAGER,
 }
+# Showcase appointments: (language, state the seeder leaves the check-in in), per dealership.
+INVITED, IN_PROGRESS, SENT = "invited", "in-progress", "sent"
+SHOWCASE = {
+    "leiestreek-gent": [("nl", INVITED), ("fr", IN_PROGRESS), ("en", SENT)],
+    "de-vaart-utrecht": [("de", INVITED), ("nl", SENT)],
+}
+SHOWCASE_PREFIX = "TRY-"
 
 
 @dataclass(frozen=True)
@@ -366,14 +378,16 @@ class Seeder:
             for index, spec in enumerate(DEALERSHIPS):
                 dealership = self.dealership(spec)
                 offers = self.offers(dealership)
+                # Every demo user works in every dealership, so the mechanic opens on the
+                # dealership reception opens on, and both switch the same way.
                 for user in users.values():
-                    role = DEMO_USERS[user.username]
-                    if role == Role.MECHANIC and index > 0:
-                        continue  # the demo mechanic works in Gent only
                     Membership.objects.get_or_create(
-                        user=user, dealership=dealership, defaults={"role": role}
+                        user=user,
+                        dealership=dealership,
+                        defaults={"role": DEMO_USERS[user.username]},
                     )
                 self.appointments(dealership, spec, offers, users["reception"], index)
+                self.showcase(dealership, spec, offers, users["reception"])
         return self.log
 
     # --- people -------------------------------------------------------------
@@ -513,8 +527,37 @@ class Seeder:
                 ref = f"DMS-{self.today:%Y%m%d}-{number}"
                 self.appointment(dealership, spec, offers, receptionist, ref, self.today, slot, rng)
 
-    def appointment(self, dealership, spec, offers, receptionist, ref, day, slot, rng) -> None:
-        language = rng.choice(spec.languages)
+    def showcase(self, dealership, spec, offers, receptionist) -> None:
+        """Customer links to try in each state: kept while open, else booked anew."""
+        kept = {code for code, _appointment in showcase_appointments(dealership, self.now)}
+        day = next_working_day(timezone.localdate(self.now, dealership.tz))
+        for number, (language, state) in enumerate(SHOWCASE.get(spec.slug, [])):
+            code = showcase_code(language, state)
+            if code in kept:
+                continue
+            ref = f"{SHOWCASE_PREFIX}{day:%Y%m%d}-{code}"
+            if Appointment.objects.filter(dealership=dealership, external_ref=ref).exists():
+                continue  # booked today, and opened or changed by someone since
+            rng = random.Random(f"{spec.slug}-{ref}")
+            slot = time(9 + number, 30)
+            self.appointment(
+                dealership, spec, offers, receptionist, ref, day, slot, rng, language, state
+            )
+
+    def appointment(
+        self,
+        dealership,
+        spec,
+        offers,
+        receptionist,
+        ref,
+        day,
+        slot,
+        rng,
+        language=None,
+        showcase_state=None,
+    ) -> None:
+        language = language or rng.choice(spec.languages)
         first = rng.choice(FIRST_NAMES[language])
         last = rng.choice(LAST_NAMES[language])
         local = first.lower().replace("é", "e").replace("ü", "u")
@@ -556,7 +599,34 @@ class Seeder:
             advisor=receptionist,
             planned_work=[PlannedWork(d, Decimal(p), n) for d, n, p in work],
         )
-        self.checkin_state(appointment, offers, receptionist, rng)
+        if showcase_state:
+            self.showcase_state(appointment, offers, showcase_state, rng)
+        else:
+            self.checkin_state(appointment, offers, receptionist, rng)
+
+    def showcase_state(self, appointment, offers, state, rng) -> None:
+        """Invited; then opened with an answer not sent yet; or sent to reception."""
+        checkin = appointment.checkin
+        invited_at = self.now - timedelta(hours=2)
+        status = OnlineCheckIn.InvitationStatus.DELIVERED
+        OnlineCheckIn.objects.filter(pk=checkin.pk).update(
+            invited_at=invited_at, invitation_status=status
+        )
+        checkin.refresh_from_db()
+        self.invitation_message(appointment, checkin, invited_at, status)
+        if state == INVITED:
+            return
+        flow.record_opened(checkin)
+        flow.set_offer_choice(checkin, offers[0], flow.OfferChoice.ACCEPT)
+        if state == IN_PROGRESS:
+            return
+        flow.set_offer_choice(checkin, offers[5], flow.OfferChoice.CONTACT)
+        subject, description = REMARKS[appointment.customer.language][0]
+        remark = CheckInItem.objects.create(
+            checkin=checkin, kind=CheckInItem.Kind.REMARK, subject=subject, description=description
+        )
+        self.photo(remark, f"{appointment.vehicle.plate} - {subject}", rng.randint(0, 10_000))
+        flow.submit_checkin(checkin)
 
     def checkin_state(self, appointment, offers, receptionist, rng) -> None:
         """Puts the appointment's check-in where a real one would be by now."""
@@ -660,3 +730,90 @@ class Seeder:
         thumb.save(buffer, "JPEG", quality=75)
         attachment.thumbnail.save("thumb.jpg", ContentFile(buffer.getvalue()), save=False)
         attachment.save()
+
+
+# --- What there is to try (the banner and the demo's login page) ----------------------------
+
+
+def next_working_day(today: date) -> date:
+    day = today + timedelta(days=1)
+    while day.isoweekday() > 5:
+        day += timedelta(days=1)
+    return day
+
+
+def showcase_code(language: str, state: str) -> str:
+    return f"{language.upper()}-{state.upper()}"
+
+
+def showcase_appointments(dealership: Dealership, now: datetime) -> list[tuple[str, Appointment]]:
+    """The dealership's showcase appointment per code whose link stays open for a while."""
+    appointments = (
+        Appointment.objects.filter(
+            dealership=dealership,
+            external_ref__startswith=SHOWCASE_PREFIX,
+            status=Appointment.Status.SCHEDULED,
+            starts_at__gt=now + timedelta(hours=1),
+        )
+        .select_related("dealership", "customer", "checkin")
+        .order_by("starts_at", "pk")
+    )
+    first: dict[str, Appointment] = {}
+    for appointment in appointments:
+        first.setdefault(appointment.external_ref.split("-", 2)[2], appointment)
+    return list(first.items())
+
+
+@dataclass(frozen=True)
+class TourLink:
+    appointment: Appointment
+    language: str
+    state: str
+    url: str  # the link as the customer got it (SITE_URL)
+    path: str  # the same, on whatever address the page was opened at
+
+
+@dataclass(frozen=True)
+class TourStop:
+    dealership: Dealership
+    links: list[TourLink]
+
+
+def tour() -> list[TourStop]:
+    """Each demo dealership with its customer links to try, described as they are now."""
+    states = {
+        "invited": gettext("not opened yet"),
+        "opened": gettext("opened, answers not sent yet"),
+        "answered": gettext("sent, waiting for reception"),
+        "handled": gettext("sent and handled by reception"),
+    }
+    now = timezone.now()
+    stops = []
+    for dealership in Dealership.objects.filter(slug__in=SHOWCASE).order_by("name"):
+        links = [
+            TourLink(
+                appointment=appointment,
+                language=appointment.customer.get_language_display(),
+                state=states.get(
+                    appointment.checkin.progress, pgettext("check-in progress", "Invited")
+                ),
+                url=appointment.checkin.link,
+                path=reverse("portal:link", args=[appointment.checkin.token]),
+            )
+            for _code, appointment in showcase_appointments(dealership, now)
+        ]
+        stops.append(TourStop(dealership=dealership, links=links))
+    return stops
+
+
+def lan_address() -> str:
+    """This computer's address on its local network, or "" (a UDP connect sends nothing)."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("10.254.254.254", 1))
+        address = probe.getsockname()[0]
+    except OSError:
+        return ""
+    finally:
+        probe.close()
+    return "" if address.startswith("127.") else address

@@ -42,4 +42,9 @@ urlpatterns = [
     path("appointments/<int:pk>/job-card.pdf", views.job_card, name="job_card"),
     path("attachments/<int:pk>/<str:variant>/", views.attachment_file, name="attachment"),
     path("workshop/", views.workshop_day, name="workshop_day"),
+    path(
+        "workshop/appointments/<int:pk>/",
+        views.workshop_appointment,
+        name="workshop_appointment",
+    ),
 ]

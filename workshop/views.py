@@ -1,7 +1,7 @@
 """Staff pages. Thin: they read, check access and call the flow functions.
 
 Receptionists and managers work the list and the appointment page; mechanics see the
-workshop page for the day and the job cards. Everything else answers 404 (see
+workshop's pages (a day, one appointment) and the job cards. Everything else answers 404 (see
 `workshop.access`). A dialog is an htmx partial of the page that opens it, and a page
 of its own without JavaScript; a dialog that changes something answers 204 with an
 `HX-Trigger` the page listens to.
@@ -225,7 +225,9 @@ def _progress_steps(checkin) -> list[dict]:
 @login_required
 @require_GET
 def appointment_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    appointment, access = get_appointment(staff_access(request), pk)
+    appointment, access = get_appointment(staff_access(request), pk, office_only=False)
+    if access.is_mechanic:  # a link from reception: the workshop's view of it
+        return redirect("workshop:workshop_appointment", pk=appointment.pk)
     template = APPOINTMENT_PAGE
     if request.htmx and request.htmx.target == "appointment-body":
         template += "#body"
@@ -641,10 +643,10 @@ def mechanic_appointments(access: StaffAccess, day: date) -> QuerySet[Appointmen
 @login_required
 @require_GET
 def workshop_day(request: HtmxHttpRequest) -> HttpResponse:
-    """The workshop's page for the day: large type, no prices, no contact details."""
+    """The workshop's page for a day: large type, no prices, no contact details."""
     access = staff_access(request)
     today = access.today()
-    day = today if access.is_mechanic else _day_from(request.GET.get("day", ""), today)
+    day = _day_from(request.GET.get("day", ""), today)
     return _page(
         request,
         access,
@@ -660,6 +662,32 @@ def workshop_day(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
+def _job(access: StaffAccess, appointment: Appointment) -> Appointment:
+    """The appointment as mechanics see it; a cancelled one is not in the workshop."""
+    job = (
+        mechanic_appointments(access, appointment.local_start.date())
+        .filter(pk=appointment.pk)
+        .first()
+    )
+    if job is None:
+        raise Http404("Cancelled")
+    return job
+
+
+@login_required
+@require_GET
+def workshop_appointment(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """One appointment as the workshop sees it: work, shared remarks and media; no prices."""
+    appointment, access = get_appointment(staff_access(request), pk, office_only=False)
+    job = _job(access, appointment)
+    return _page(
+        request,
+        access,
+        "workshop/workshop_appointment.html",
+        {"nav": "workshop", "appointment": job, "day": appointment.local_start.date()},
+    )
+
+
 @login_required
 @require_GET
 def job_card(request: HtmxHttpRequest, pk: int) -> HttpResponse:
@@ -668,13 +696,7 @@ def job_card(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     from workshop.pdf import job_card_filename, render_job_card
 
     appointment, access = get_appointment(staff_access(request), pk, office_only=False)
-    card = (
-        mechanic_appointments(access, appointment.local_start.date())
-        .filter(pk=appointment.pk)
-        .first()
-    )
-    if card is None:
-        raise Http404("Cancelled")
+    card = _job(access, appointment)
     response = HttpResponse(render_job_card(card), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{job_card_filename(card)}"'
     response["Cache-Control"] = "private, no-store"

@@ -78,10 +78,8 @@ def main() -> None:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SITE_URL": base,
         # Plain http on localhost; everything else as in production.
-        "SECURE_SSL_REDIRECT": "false",
-        "SESSION_COOKIE_SECURE": "false",
-        "CSRF_COOKIE_SECURE": "false",
-        "SECURE_HSTS_SECONDS": "0",
+        "HTTPS": "false",
+        "PITLANE_ENV_FILE": "",
     }
     print(f"Preparing the app in {var_dir} …", flush=True)
     manage(env, "migrate", "--noinput", "-v0")

@@ -3,8 +3,10 @@
 (function () {
   "use strict";
 
-  var returnFocus = null; // {id, fallback} of what opened the dialog
-  var focusAfterRefresh = null;
+  // Where focus goes back to: what opened the dialog, or what posted a change.
+  // A snapshot of ids, as the page body is replaced after every change.
+  var returnFocus = null;
+  var afterChange = null; // a snapshot waiting for the page body to come back
 
   function byId(id) {
     return id ? document.getElementById(id) : null;
@@ -20,17 +22,63 @@
     );
   }
 
-  function remember(opener) {
-    if (!opener) return;
-    var item = opener.closest("[tabindex='-1'][id]");
-    returnFocus = { id: opener.id || "", fallback: item ? item.id : "" };
+  function idOf(el) {
+    return el ? el.id || "" : "";
+  }
+
+  function openItems() {
+    return Array.prototype.map.call(
+      document.querySelectorAll("#checkin article.item.state-open[id]"),
+      idOf
+    );
+  }
+
+  function snapshot(el) {
+    if (!el || !el.closest) return null;
+    var opener = el.id ? el : el.querySelector && el.querySelector("[type=submit][id]");
+    return {
+      opener: idOf(opener),
+      item: idOf(el.closest("article.item[id]")),
+      row: idOf(el.closest("tr[id]")),
+      section: idOf(el.closest("section[id]")),
+      openItems: openItems(),
+      body: document.getElementById("appointment-body"),
+    };
+  }
+
+  function focusOn(target) {
+    if (!target || !target.isConnected) return false;
+    if (!target.matches("a[href], button, input, select, textarea, [tabindex]")) {
+      target.setAttribute("tabindex", "-1");
+    }
+    target.focus();
+    return document.activeElement === target;
+  }
+
+  function isOpenItem(el) {
+    return Boolean(el && el.classList.contains("state-open"));
+  }
+
+  // After a change: the control that made it, if it is still there (a switch, an edit);
+  // else, for a check-in item now handled, the next open item, else the first one, else
+  // the check-in section; for a removed row, its section. Never <body>.
+  function focusAfterChange(before) {
+    if (focusOn(byId(before.opener))) return;
+    if (before.item) {
+      var later = before.openItems.slice(before.openItems.indexOf(before.item) + 1);
+      var next = later.map(byId).filter(isOpenItem)[0];
+      if (focusOn(next || document.querySelector("#checkin article.item.state-open"))) return;
+      if (focusOn(byId("checkin"))) return;
+    }
+    focusOn(byId(before.row)) ||
+      focusOn(byId(before.section)) ||
+      focusOn(document.querySelector("main h1"));
   }
 
   function restoreFocus() {
     if (!returnFocus) return true;
-    var target = byId(returnFocus.id) || byId(returnFocus.fallback);
-    if (target && target.isConnected) {
-      target.focus();
+    var target = byId(returnFocus.opener) || byId(returnFocus.item) || byId(returnFocus.row);
+    if (focusOn(target)) {
       returnFocus = null;
       return true;
     }
@@ -41,7 +89,11 @@
     if (!dialog || dialog.open) return;
     dialog.addEventListener("close", function () {
       dialog.remove();
-      if (!restoreFocus()) focusAfterRefresh = returnFocus;
+      if (afterChange) return; // focus waits for the page body to come back
+      if (!restoreFocus() && returnFocus) {
+        focusAfterChange(returnFocus);
+        returnFocus = null;
+      }
     });
     dialog.showModal();
     var field = firstField(dialog);
@@ -54,10 +106,15 @@
     });
   }
 
+  var lastPost = null; // a change posted from the page itself (not from a dialog)
+
   // A dialog partial arrives: open it as a modal (focus stays inside, Escape closes).
   document.addEventListener("htmx:beforeRequest", function (event) {
     var target = event.detail.target;
-    if (target && target.id === "dialog-host") remember(event.detail.elt);
+    var elt = event.detail.elt;
+    if (target && target.id === "dialog-host") returnFocus = snapshot(elt);
+    var verb = event.detail.requestConfig && event.detail.requestConfig.verb;
+    if (verb === "post" && elt.closest && elt.closest("#appointment-body")) lastPost = snapshot(elt);
   });
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail.target;
@@ -71,25 +128,28 @@
     }
   });
 
-  // The server changed something: close the dialog; the page reloads its body itself.
+  // The server changed something: close the dialog; the page reloads its body itself,
+  // and focus goes somewhere sensible once it has.
   document.body.addEventListener("appointmentChanged", function () {
+    var dialogOpen = document.querySelector("#dialog-host dialog[open]");
+    afterChange = (dialogOpen && returnFocus) || lastPost || snapshot(document.activeElement);
+    if (afterChange) {
+      // As the page is now, just before its body is replaced.
+      afterChange.body = document.getElementById("appointment-body");
+      afterChange.openItems = openItems();
+    }
+    returnFocus = null;
+    lastPost = null;
     closeDialogs();
   });
 
   document.addEventListener("htmx:afterSettle", function () {
-    if (!focusAfterRefresh) return;
-    returnFocus = focusAfterRefresh;
-    if (restoreFocus()) {
-      focusAfterRefresh = null;
-    } else {
-      var heading = document.querySelector("main h1");
-      if (heading) {
-        heading.setAttribute("tabindex", "-1");
-        heading.focus();
-      }
-      focusAfterRefresh = null;
-      returnFocus = null;
-    }
+    if (!afterChange) return;
+    var body = document.getElementById("appointment-body");
+    if (afterChange.body && body === afterChange.body) return; // not the page body yet
+    var before = afterChange;
+    afterChange = null;
+    focusAfterChange(before);
   });
 
   document.addEventListener("click", function (event) {

@@ -1,8 +1,10 @@
 /* Progressive enhancement of the "Add photos or videos" form (portal/_attachments.html).
    Each chosen file goes on its own, one after the other, with a progress bar, and a
-   Retry button if it fails: through Django, or straight to the bucket with a presigned
-   POST when the form says data-upload="s3". No inline code, no eval (CSP). Without this
-   script the form posts as a plain form. */
+   Retry button if it fails for a reason that can pass (the connection, the server, a
+   remark that was full): through Django, or straight to the bucket with a presigned
+   POST when the form says data-upload="s3". A file refused for what it is (its type,
+   its size) gets no Retry: sending it again would be refused again. No inline code,
+   no eval (CSP). Without this script the form posts as a plain form. */
 (function () {
   "use strict";
   if (!window.fetch || !window.FormData || !window.Promise) return;
@@ -10,6 +12,18 @@
 
   function text(form, key, name) {
     return (form.getAttribute("data-msg-" + key) || "").replace("{name}", name || "");
+  }
+
+  // Why a file did not arrive, and whether trying again can help.
+  function problem(message, retry) {
+    return { problem: message, retry: retry };
+  }
+
+  // The list of the remark's files says how many it holds and may hold.
+  function remarkIsFull(form) {
+    var list = document.getElementById(form.getAttribute("data-list"));
+    if (!list) return false;
+    return Number(list.getAttribute("data-kept")) >= Number(list.getAttribute("data-max-files"));
   }
 
   function enhance(root) {
@@ -43,12 +57,15 @@
       var body = {};
       try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON: a proxy or the store */ }
       if (xhr.status >= 200 && xhr.status < 300) return body;
-      throw body.error || text(job.form, "failed");
+      // Refused for the file itself (422), a retry gets the same answer; unless the
+      // remark was full, and a file may have been removed since.
+      var passing = xhr.status >= 500 || xhr.status === 429 || (xhr.status === 422 && remarkIsFull(job.form));
+      throw problem(body.error || text(job.form, "failed"), passing);
     };
   }
 
   function dropped(job) {
-    return function (error) { throw error || text(job.form, "network"); };
+    return function (error) { throw error || problem(text(job.form, "network"), true); };
   }
 
   function fields(values) {
@@ -72,7 +89,7 @@
       Object.keys(presigned.fields).forEach(function (key) { data.append(key, presigned.fields[key]); });
       data.append("file", job.file);
       return post(presigned.url, data, job.bar).then(function (xhr) {
-        if (xhr.status < 200 || xhr.status >= 300) throw text(form, "failed");
+        if (xhr.status < 200 || xhr.status >= 300) throw problem(text(form, "failed"), true);
         return post(presigned.complete_url, fields({})).then(answer(job), dropped(job));
       }, dropped(job));
     });
@@ -112,14 +129,15 @@
     form.uploadBusy = true;
     show(job, "uploading", text(form, "uploading"));
     var refusal = tooLarge(job);
-    var sending = refusal ? Promise.reject(refusal) : form.getAttribute("data-upload") === "s3" ? viaS3(job) : viaDjango(job);
+    var sending = refusal ? Promise.reject(problem(refusal, false)) : form.getAttribute("data-upload") === "s3" ? viaS3(job) : viaDjango(job);
     sending.then(function () {
       job.bar.value = 100;
       show(job, "done", text(form, "done"));
       return refreshList(form).then(function () { job.row.remove(); }, function () { /* the list catches up on reload */ });
     }, function (error) {
-      show(job, "failed", typeof error === "string" && error ? error : text(form, "failed"));
-      job.retry.hidden = false;
+      var known = error && error.problem ? error : problem(text(form, "failed"), true);
+      show(job, "failed", known.problem);
+      job.retry.hidden = !known.retry;
     }).then(function () {
       form.uploadBusy = false;
       next(form);

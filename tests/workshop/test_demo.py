@@ -1,11 +1,25 @@
+import io
+import re
 from datetime import date
 
 import pytest
 import time_machine
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.urls import reverse
 
-from workshop.demo import DEMO_USERS, Seeder
-from workshop.models import Appointment, Attachment, CheckInItem, Dealership, Offer, OnlineCheckIn
+from workshop.demo import DEMO_USERS, Seeder, tour
+from workshop.models import (
+    Appointment,
+    Attachment,
+    CheckInItem,
+    Dealership,
+    Offer,
+    OnlineCheckIn,
+    Role,
+)
+
+User = get_user_model()
 
 pytestmark = pytest.mark.django_db
 
@@ -95,3 +109,82 @@ def test_the_demo_mechanic_has_shared_remarks_with_photos_to_look_at():
     shared = CheckInItem.objects.visible_to_mechanics()
     assert shared.exists()
     assert Attachment.objects.filter(item__in=shared, state=Attachment.State.READY).exists()
+
+
+@time_machine.travel("2026-11-25 10:00 +01:00", tick=False)
+def test_the_demo_mechanic_opens_on_the_dealership_reception_opens_on(client):
+    Seeder().run()
+    opened_on = {}
+    for username in ("reception", "mechanic"):
+        client.force_login(User.objects.get(username=username))
+        response = client.get(reverse("workshop:workshop_day"))
+        opened_on[username] = response.context["dealership"]
+    assert opened_on["mechanic"] == opened_on["reception"]
+    mechanic = User.objects.get(username="mechanic")
+    assert set(mechanic.memberships.values_list("role", flat=True)) == {Role.MECHANIC}
+    assert mechanic.memberships.count() == Dealership.objects.count()
+
+
+@time_machine.travel("2026-11-25 10:00 +01:00", tick=False)
+def test_the_banner_lists_dealerships_and_open_customer_links_on_the_demos_port(settings):
+    settings.DEMO_MODE = True
+    settings.SITE_URL = "http://127.0.0.1:8110"
+    settings.PORT = 8110
+    call_command("seed_demo", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("demo_banner", stdout=out)
+    banner = out.getvalue()
+    assert "http://127.0.0.1:8110/staff/" in banner
+    assert "reception, mechanic, manager - password pitlane-demo" in banner
+    for dealership in Dealership.objects.all():
+        assert f"{dealership.name} ({dealership.slug})" in banner
+    links = re.findall(r"http://127\.0\.0\.1:8110/c/([\w-]+)", banner)
+    assert len(links) == 5
+    for described in (
+        "Dutch, not opened yet",
+        "French, opened, answers not sent yet",
+        "English, sent, waiting for reception",
+        "German, not opened yet",
+        "Dutch, sent, waiting for reception",
+    ):
+        assert described in banner, described
+    for token in links:  # each link is the check-in's own, and still open
+        checkin = next(c for c in OnlineCheckIn.objects.all() if c.token == token)
+        assert not checkin.is_closed
+    # The `make link` example names a real appointment whose link is one of those above.
+    slug, ref = re.search(r"make link DEALERSHIP=(\S+) REF=(\S+)", banner).groups()
+    out = io.StringIO()
+    call_command("checkin_link", slug, ref, stdout=out)
+    assert out.getvalue().strip().removeprefix("http://127.0.0.1:8110/c/") in links
+
+
+def test_the_showcase_links_are_booked_anew_once_they_closed(settings):
+    with time_machine.travel("2026-11-25 10:00 +01:00", tick=False):
+        Seeder().run()
+        first = {stop.dealership.slug: stop.links for stop in tour()}
+    with time_machine.travel("2026-11-30 10:00 +01:00", tick=False):  # the next Monday
+        Seeder().run()
+        again = {stop.dealership.slug: stop.links for stop in tour()}
+        for slug, links in again.items():
+            assert len(links) == len(first[slug])
+            for link in links:
+                assert not link.appointment.checkin.is_closed
+                assert link.appointment.starts_at.date() == date(2026, 12, 1)
+
+
+@time_machine.travel("2026-11-25 10:00 +01:00", tick=False)
+def test_the_demo_login_page_says_what_to_try(client, settings):
+    Seeder().run()
+    settings.DEMO_MODE = True
+    body = client.get(reverse("login")).content.decode()
+    assert "What to try in this demo" in body
+    for stop in tour():
+        assert stop.dealership.name in body
+        for link in stop.links:
+            # A path, so it opens on whatever address the page was opened at.
+            assert f'href="/c/{link.appointment.checkin.token}"' in body
+    settings.DEMO_MODE = False
+    body = client.get(reverse("login")).content.decode()
+    assert "What to try in this demo" not in body
+    assert "/c/" not in body
+    assert "pitlane-demo" not in body

@@ -21,7 +21,7 @@ from tests.workshop.staffdata import (
     photo,
 )
 from workshop import checkin as flow
-from workshop.models import Attachment, CheckInItem, Role, WorkItem
+from workshop.models import Appointment, Attachment, CheckInItem, Role, WorkItem
 
 pytestmark = pytest.mark.django_db
 
@@ -92,9 +92,12 @@ def test_an_item_of_another_appointment_is_a_404(staff_client, dealership):
 def test_a_mechanic_never_gets_the_receptionists_pages(client, mechanic, scene):
     appointment, remark, work_item, _attachment = scene
     client.force_login(mechanic)
-    for url in appointment_urls(appointment, remark, work_item):
+    # A link to the appointment page (from reception, say) opens the workshop's view of it.
+    page = client.get(reverse("workshop:appointment", args=[appointment.pk]))
+    assert page.status_code == 302
+    assert page["Location"] == reverse("workshop:workshop_appointment", args=[appointment.pk])
+    for url in appointment_urls(appointment, remark, work_item)[1:]:  # prices, contact, actions
         assert client.get(url).status_code == 404, url
-    for url in appointment_urls(appointment, remark, work_item)[1:]:
         assert client.post(url).status_code == 404, url
     response = client.get(reverse("workshop:appointments"))
     assert response.status_code == 302
@@ -146,21 +149,66 @@ def test_mechanics_get_shared_media_and_nothing_else(client, mechanic, dealershi
         assert client.get(url).status_code == 404
 
 
-def test_mechanics_see_only_the_days_appointments(client, mechanic, dealership, media_root):
+def test_mechanics_move_between_days_and_open_any_days_job(
+    client, mechanic, dealership, media_root
+):
     tomorrow = AppointmentFactory(
         dealership=dealership, starts_at=timezone.now() + timedelta(days=1, hours=1)
     )
-    remark = open_remark(tomorrow)
+    remark = open_remark(tomorrow, subject="Rattle in the dashboard")
     flow.share_item(remark, UserFactory(), visible=True)
     attachment = photo(remark)
     client.force_login(mechanic)
-    assert client.get(reverse("workshop:job_card", args=[tomorrow.pk])).status_code == 404
-    assert (
-        client.get(reverse("workshop:attachment", args=[attachment.pk, "file"])).status_code == 404
-    )
+    today = client.get(reverse("workshop:workshop_day")).content.decode()
     day = (timezone.localdate(timezone=dealership.tz) + timedelta(days=1)).isoformat()
+    assert f'href="?day={day}"' in today  # the next day is a link away
     body = client.get(reverse("workshop:workshop_day"), {"day": day}).content.decode()
-    assert tomorrow.vehicle.plate not in body  # the day picker is not theirs
+    assert tomorrow.vehicle.plate in body
+    assert reverse("workshop:workshop_appointment", args=[tomorrow.pk]) in body
+    assert client.get(reverse("workshop:job_card", args=[tomorrow.pk])).status_code == 200
+    assert (
+        client.get(reverse("workshop:attachment", args=[attachment.pk, "file"])).status_code == 200
+    )
+
+
+def test_the_workshop_view_of_one_appointment_shows_no_prices_no_contact_details(
+    client, mechanic, dealership, media_root
+):
+    appointment = appointment_today(dealership)
+    WorkItemFactory(appointment=appointment, description="Replace brake pads", price="245.50")
+    WorkItemFactory(
+        appointment=appointment, description="Internal note line", visible_to_mechanics=False
+    )
+    shared = open_remark(appointment, subject="Rattle in the dashboard")
+    flow.share_item(shared, UserFactory(), visible=True)
+    shared_photo = photo(shared)
+    hidden = open_remark(appointment, subject="Please call me about the price")
+    client.force_login(mechanic)
+    response = client.get(reverse("workshop:workshop_appointment", args=[appointment.pk]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Replace brake pads" in body
+    assert "Rattle in the dashboard" in body
+    assert reverse("workshop:attachment", args=[shared_photo.pk, "thumbnail"]) in body
+    assert reverse("workshop:job_card", args=[appointment.pk]) in body
+    for secret in ("245", "€", "Internal note line", hidden.subject):
+        assert secret not in body, secret
+    customer = appointment.customer
+    for contact in (customer.phone.as_international, customer.email, customer.last_name):
+        assert contact not in body, contact
+
+
+def test_the_workshop_view_is_a_404_for_another_dealership_and_a_cancelled_appointment(
+    client, mechanic, dealership
+):
+    elsewhere = AppointmentFactory(dealership=DealershipFactory())
+    cancelled = appointment_today(dealership)
+    cancelled.status = Appointment.Status.CANCELLED
+    cancelled.save(update_fields=["status"])
+    client.force_login(mechanic)
+    for appointment in (elsewhere, cancelled):
+        url = reverse("workshop:workshop_appointment", args=[appointment.pk])
+        assert client.get(url).status_code == 404, url
 
 
 def test_staff_never_see_what_the_customer_has_not_sent(staff_client, dealership, media_root):
@@ -195,7 +243,9 @@ def test_a_mechanic_here_is_not_a_mechanic_there(client, dealership):
     elsewhere = MembershipFactory(user=user, dealership=DealershipFactory(), role=Role.MECHANIC)
     there = AppointmentFactory(dealership=elsewhere.dealership)
     client.force_login(user)
-    assert client.get(reverse("workshop:appointment", args=[there.pk])).status_code == 404
+    page = client.get(reverse("workshop:appointment", args=[there.pk]))
+    assert page["Location"] == reverse("workshop:workshop_appointment", args=[there.pk])
+    assert client.get(reverse("workshop:add_work_item", args=[there.pk])).status_code == 404
 
 
 def test_after_five_failed_logins_the_sixth_attempt_is_locked_out(client):

@@ -252,3 +252,47 @@ def test_a_remark_on_a_past_appointment_still_pins_it(staff_client, dealership):
     open_remark(past)
     body = staff_client.get(LIST).content.decode()
     assert past.vehicle.plate in rows_of(body, "pinned-heading")
+
+
+def heading_count(block: str) -> int:
+    return int(re.search(r'<span class="count">(\d+)</span>', block).group(1))
+
+
+def test_a_pinned_search_match_is_counted_and_not_contradicted(staff_client, dealership):
+    pinned = AppointmentFactory(
+        dealership=dealership,
+        starts_at=timezone.now() + timedelta(days=4),
+        vehicle__plate="1-PIN-001",
+    )
+    answered(pinned)
+    appointment_today(dealership, vehicle__plate="1-OTH-002")
+    body = staff_client.get(LIST, {"q": "1PIN001"}).content.decode()
+    assert pinned.vehicle.plate in rows_of(body, "pinned-heading")
+    results = rows_of(body, "day-heading")
+    assert heading_count(results) == 1
+    assert "No appointment matches." not in results
+    assert "No other appointment matches." in results
+    nothing = staff_client.get(LIST, {"q": "no such thing"}).content.decode()
+    assert heading_count(rows_of(nothing, "day-heading")) == 0
+    assert "No appointment matches." in nothing
+
+
+def test_a_days_count_includes_that_days_pinned_appointments(staff_client, dealership):
+    quiet = appointment_today(dealership, hour=9)
+    pinned_today = appointment_today(dealership, hour=11)
+    answered(pinned_today)
+    pinned_later = AppointmentFactory(
+        dealership=dealership, starts_at=timezone.now() + timedelta(days=9)
+    )
+    answered(pinned_later)
+    body = staff_client.get(LIST).content.decode()
+    assert heading_count(rows_of(body, "pinned-heading")) == 2
+    day = rows_of(body, "day-heading")
+    assert heading_count(day) == 2  # the quiet one here, and today's pinned one above
+    assert quiet.vehicle.plate in day
+    assert "1 above" in day
+    on_its_day = staff_client.get(
+        LIST, {"day": pinned_later.local_start.date().isoformat()}
+    ).content.decode()
+    assert heading_count(rows_of(on_its_day, "day-heading")) == 1
+    assert "No other appointments on this day." in on_its_day
