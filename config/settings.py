@@ -223,6 +223,12 @@ FILE_UPLOAD_PERMISSIONS = 0o640
 CHECKIN_MAX_FILES_PER_REMARK = env_int("CHECKIN_MAX_FILES_PER_REMARK", 10, minimum=1)
 CHECKIN_MAX_PHOTO_BYTES = env_int("CHECKIN_MAX_PHOTO_MB", 25, minimum=1) * 1024 * 1024
 CHECKIN_MAX_VIDEO_BYTES = env_int("CHECKIN_MAX_VIDEO_MB", 200, minimum=1) * 1024 * 1024
+# A photo with more pixels is refused from its header, before it is decoded: a few
+# hundred KB of PNG can unpack to gigabytes. Also Pillow's own limit (portal/apps.py).
+CHECKIN_MAX_PHOTO_MEGAPIXELS = env_int("CHECKIN_MAX_PHOTO_MEGAPIXELS", 50, minimum=1)
+# A worker process that grew past this after a task is replaced by a fresh one, so the
+# memory one large photo took is given back (prefork pool only; in KiB for Celery).
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_MB", 512, minimum=64) * 1024
 
 # --- Customer uploads (portal/uploads.py) -------------------------------------------
 # How long a presigned POST for a direct upload to S3 stays usable, in seconds.

@@ -10,7 +10,8 @@ Two ways in, one set of rules:
   anything else; `complete_upload` then checks what arrived.
 
 Either way the attachment waits in CHECKING until `process_attachment` (run by a Celery
-task) has checked the whole file by its content, rewritten photos without their
+task) has checked the whole file by its content (a photo's pixel count from its header,
+before it is decoded), rewritten photos without their
 metadata (GPS location included) and made a thumbnail. Only then is it READY, and
 only READY attachments are shown to staff. A file that fails is REJECTED: its bytes
 are deleted and the reason is kept.
@@ -91,6 +92,9 @@ REASON_NOT_MEDIA = gettext_noop("This file is not a photo or video we can accept
 REASON_UNREADABLE = gettext_noop("This photo could not be read; it may be damaged.")
 REASON_TOO_LARGE = gettext_noop("This file is larger than we accept.")
 REASON_MISSING = gettext_noop("This file did not arrive.")
+REASON_TOO_MANY_PIXELS = gettext_noop(
+    "This photo has more pixels than we accept. Please send it at a lower resolution."
+)
 
 
 class UploadRejected(Exception):
@@ -105,6 +109,10 @@ class _Rejected(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def max_photo_pixels() -> int:
+    return settings.CHECKIN_MAX_PHOTO_MEGAPIXELS * 1_000_000
 
 
 def limit_for(kind: str) -> int:
@@ -622,13 +630,22 @@ def _render_photo(
 ) -> None:
     """Decodes the whole photo, turns it upright and writes it again without metadata.
 
+    Opening reads only the header: a photo with more pixels than we take (a few hundred
+    KB of PNG can unpack to gigabytes) is refused there, before anything is decoded.
     EXIF (with any GPS location), XMP and maker notes are dropped; only the colour
     profile is kept. The orientation tag goes too, as it is applied to the pixels.
     Writes the cleaned photo, a JPEG copy for browsers (`display`) and a thumbnail.
     """
-    with Image.open(path) as image:
+    try:
+        opened = Image.open(path)
+    except Image.DecompressionBombError as error:  # Pillow's own limit, twice ours
+        raise _Rejected(REASON_TOO_MANY_PIXELS) from error
+    with opened as image:
         if image.format != media.pillow_format:
             raise _Rejected(REASON_NOT_MEDIA)
+        width, height = image.size
+        if width * height > max_photo_pixels():
+            raise _Rejected(REASON_TOO_MANY_PIXELS)
         image.load()
         ImageOps.exif_transpose(image, in_place=True)
         keep: dict[str | tuple[int, int], Any] = {
