@@ -247,13 +247,21 @@ def saved_offer(request: HttpRequest, checkin: OnlineCheckIn, offer_id: str) -> 
 def remarks(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
     form = RemarkForm(request.POST or None, prefix="new")
     if request.method == "POST" and form.is_valid():
-        remark = flow.add_remark(
-            checkin, form.cleaned_data["subject"], form.cleaned_data["description"]
-        )
-        messages.success(
-            request, _("Remark added. You can add photos or videos to it below, or add another.")
-        )
-        return redirect(f"{step_url(checkin, 'remarks')}#remark-{remark.pk}")
+        try:
+            remark = flow.add_remark(
+                checkin,
+                form.cleaned_data["subject"],
+                form.cleaned_data["description"],
+                key=form.cleaned_data["key"],
+            )
+        except flow.TooManyRemarks as refused:
+            form.refuse_past_limit(refused.limit)
+        else:
+            messages.success(
+                request,
+                _("Remark added. You can add photos or videos to it below, or add another."),
+            )
+            return redirect(f"{step_url(checkin, 'remarks')}#remark-{remark.pk}")
     return page(
         request,
         checkin,

@@ -4,9 +4,11 @@ Each function is one transaction and the only place its rule lives; portal views
 staff views, tasks and the demo seeder all call these.
 """
 
+import uuid
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -46,6 +48,14 @@ _CHOICE_FOR_KIND: dict[str, str] = {v: k for k, v in _KIND_FOR_CHOICE.items()}
 
 class ItemAlreadyHandled(Exception):
     """Someone else handled the item first."""
+
+
+class TooManyRemarks(Exception):
+    """The check-in has as many remarks as one may have (CHECKIN_MAX_REMARKS)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
 
 
 def record_opened(checkin: OnlineCheckIn) -> bool:
@@ -304,11 +314,33 @@ def offer_answers(checkin: OnlineCheckIn) -> dict[int, OfferAnswer]:
     return answers
 
 
-def add_remark(checkin: OnlineCheckIn, subject: str, description: str) -> CheckInItem:
-    """A new remark, kept as a draft until the customer sends the check-in."""
-    return CheckInItem.objects.create(
-        checkin=checkin, kind=Kind.REMARK, subject=subject, description=description
-    )
+def add_remark(
+    checkin: OnlineCheckIn, subject: str, description: str, *, key: uuid.UUID | None = None
+) -> CheckInItem:
+    """A new remark, kept as a draft until the customer sends the check-in.
+
+    `key` names the form it was posted with: the same form posted again (a double tap,
+    a network retry) gets the remark it added, not a second one. Past CHECKIN_MAX_REMARKS
+    remarks it is refused (`TooManyRemarks`). The check-in is locked, so posts at the
+    same moment are counted and matched one after the other.
+    """
+    with transaction.atomic():
+        OnlineCheckIn.objects.select_for_update().filter(pk=checkin.pk).first()
+        remarks = CheckInItem.objects.filter(checkin_id=checkin.pk, kind=Kind.REMARK)
+        if key is not None:
+            posted_before = remarks.filter(idempotency_key=key).first()
+            if posted_before is not None:
+                return posted_before
+        limit = settings.CHECKIN_MAX_REMARKS
+        if remarks.count() >= limit:
+            raise TooManyRemarks(limit)
+        return CheckInItem.objects.create(
+            checkin=checkin,
+            kind=Kind.REMARK,
+            subject=subject,
+            description=description,
+            idempotency_key=key,
+        )
 
 
 def change_remark(remark: CheckInItem, subject: str, description: str) -> bool:
