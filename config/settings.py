@@ -228,6 +228,9 @@ CHECKIN_MAX_VIDEO_BYTES = env_int("CHECKIN_MAX_VIDEO_MB", 200, minimum=1) * 1024
 CHECKIN_MAX_REMARKS = env_int("CHECKIN_MAX_REMARKS", 20, minimum=1)
 CHECKIN_MAX_FILES = env_int("CHECKIN_MAX_FILES", 30, minimum=1)
 CHECKIN_MAX_TOTAL_BYTES = env_int("CHECKIN_MAX_TOTAL_MB", 1000, minimum=1) * 1024 * 1024
+# Confirmations a check-in's link can trigger by sending it again, and notices to a former
+# e-mail address or mobile number per channel: past them answers are saved, no message sent.
+CHECKIN_MAX_CONFIRMATIONS = env_int("CHECKIN_MAX_CONFIRMATIONS", 5, minimum=1)
 # A photo with more pixels is refused from its header, before it is decoded: a few
 # hundred KB of PNG can unpack to gigabytes. Also Pillow's own limit (portal/apps.py).
 CHECKIN_MAX_PHOTO_MEGAPIXELS = env_int("CHECKIN_MAX_PHOTO_MEGAPIXELS", 50, minimum=1)

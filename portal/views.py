@@ -186,7 +186,10 @@ def contact(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
         request.POST or None, region=appointment.dealership.country, customer=appointment.customer
     )
     if request.method == "POST" and form.is_valid():
-        if flow.update_contact(appointment, appointment.customer, form.changes()):
+        with transaction.atomic():  # the new details and the notices to the former, or neither
+            changes = flow.update_contact(appointment, appointment.customer, form.changes())
+            invitations.queue_contact_notices(appointment, changes)
+        if changes:
             messages.success(request, _("Your contact details are saved."))
         return redirect(next_step_url(checkin, "contact"))
     return page(request, checkin, "contact", {"form": form}, status=400 if form.errors else 200)

@@ -5,6 +5,7 @@ staff views, tasks and the demo seeder all call these.
 """
 
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -245,15 +246,24 @@ def _next_position(appointment: Appointment) -> int:
     return (last or 0) + 1
 
 
+@dataclass(frozen=True)
+class ContactChange:
+    """One contact detail the customer changed, as text (a phone number in E.164)."""
+
+    field: str
+    old: str
+    new: str
+
+
 def update_contact(
     appointment: Appointment, customer: Customer, changes: dict[str, object]
-) -> list[str]:
+) -> list[ContactChange]:
     """Applies the customer's new contact details and puts each change on the timeline.
 
     `changes` maps field names (email, phone, preferred_channel) to new values; fields
-    whose value did not change are skipped. Returns the names of the changed fields.
+    whose value did not change are skipped. Returns what changed, from what to what.
     """
-    changed = []
+    changed: list[ContactChange] = []
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
         for field, new in changes.items():
@@ -261,18 +271,20 @@ def update_contact(
             if str(old or "") == str(new or ""):
                 continue
             setattr(locked, field, new)
-            changed.append(field)
+            change = ContactChange(field, str(old or ""), str(new or ""))
+            changed.append(change)
             AppointmentEvent.objects.create(
                 appointment=appointment,
                 kind=Event.CONTACT_CHANGED,
                 actor=AppointmentEvent.Actor.CUSTOMER,
                 field=field,
-                old_value=str(old or ""),
-                new_value=str(new or ""),
+                old_value=change.old,
+                new_value=change.new,
             )
         if changed:
-            locked.save(update_fields=changed)
-            for field in changed:
+            fields = [change.field for change in changed]
+            locked.save(update_fields=fields)
+            for field in fields:
                 setattr(customer, field, getattr(locked, field))
     return changed
 
