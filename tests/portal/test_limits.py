@@ -47,6 +47,7 @@ def test_the_limits_on_what_customers_send_are_in_effect():
     assert settings.CHECKIN_MAX_REMARKS == 20
     assert settings.CHECKIN_MAX_FILES == 30
     assert settings.CHECKIN_MAX_TOTAL_BYTES == 1000 * 1024 * 1024
+    assert settings.CHECKIN_MAX_CONFIRMATIONS == 5
     assert Image.MAX_IMAGE_PIXELS == 50_000_000
     # A worker child that grew past 512 MB (a large photo) is replaced after its task.
     assert app.conf.worker_max_memory_per_child == 512 * 1024
