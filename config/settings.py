@@ -234,6 +234,20 @@ FILE_UPLOAD_PERMISSIONS = 0o640
 CHECKIN_MAX_FILES_PER_REMARK = env_int("CHECKIN_MAX_FILES_PER_REMARK", 10, minimum=1)
 CHECKIN_MAX_PHOTO_BYTES = env_int("CHECKIN_MAX_PHOTO_MB", 25, minimum=1) * 1024 * 1024
 CHECKIN_MAX_VIDEO_BYTES = env_int("CHECKIN_MAX_VIDEO_MB", 200, minimum=1) * 1024 * 1024
+# Per check-in, whatever its link is used for: remarks, and files and bytes over all its
+# remarks. Past them the customer is told why, next to the form.
+CHECKIN_MAX_REMARKS = env_int("CHECKIN_MAX_REMARKS", 20, minimum=1)
+CHECKIN_MAX_FILES = env_int("CHECKIN_MAX_FILES", 30, minimum=1)
+CHECKIN_MAX_TOTAL_BYTES = env_int("CHECKIN_MAX_TOTAL_MB", 1000, minimum=1) * 1024 * 1024
+# Confirmations a check-in's link can trigger by sending it again, and notices to a former
+# e-mail address or mobile number per channel: past them answers are saved, no message sent.
+CHECKIN_MAX_CONFIRMATIONS = env_int("CHECKIN_MAX_CONFIRMATIONS", 5, minimum=1)
+# A photo with more pixels is refused from its header, before it is decoded: a few
+# hundred KB of PNG can unpack to gigabytes. Also Pillow's own limit (portal/apps.py).
+CHECKIN_MAX_PHOTO_MEGAPIXELS = env_int("CHECKIN_MAX_PHOTO_MEGAPIXELS", 50, minimum=1)
+# A worker process that grew past this after a task is replaced by a fresh one, so the
+# memory one large photo took is given back (prefork pool only; in KiB for Celery).
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_MB", 512, minimum=64) * 1024
 
 # --- Customer uploads (portal/uploads.py) -------------------------------------------
 # How long a presigned POST for a direct upload to S3 stays usable, in seconds.

@@ -114,7 +114,7 @@ def send_message(message_id: int, now: datetime | None = None) -> int | None:
     if reason:
         _cancel(message, reason)
         return None
-    if not appointment.customer.can_receive(message.channel):
+    if not message.keeps_its_recipient and not appointment.customer.can_receive(message.channel):
         why = (
             OPTED_OUT
             if message.channel == Channel.SMS and appointment.customer.phone
@@ -122,8 +122,9 @@ def send_message(message_id: int, now: datetime | None = None) -> int | None:
         )
         fail(message, why, from_statuses=[Status.SENDING], now=now)
         return None
-    if appointment.updated_at > message.queued_at or message.recipient != compose.address_for(
-        appointment.customer, message.channel
+    if not message.keeps_its_recipient and (
+        appointment.updated_at > message.queued_at
+        or message.recipient != compose.address_for(appointment.customer, message.channel)
     ):
         # Moved, or the customer changed their address, since the text was written.
         confirmation = None
@@ -247,6 +248,8 @@ def _channels_tried(message: Message) -> set[str]:
 def _follow_up(
     message: Message, appointment: Appointment, reason: str, now: datetime
 ) -> Message | None:
+    if message.keeps_its_recipient:
+        return None  # its failure shows on the timeline; the customer is reachable as before
     if appointment.status == Appointment.Status.SCHEDULED and appointment.starts_at > now:
         tried = _channels_tried(message)
         remaining = [c for c in appointment.customer.channels_to_try() if c not in tried]

@@ -1,4 +1,5 @@
-"""Invitations, reminders and confirmations: which appointments get which message when.
+"""Invitations, reminders, confirmations and notices of changed contact details: which
+appointments get which message when.
 
 The dispatcher works in batches. Each batch is one transaction with a fixed number of
 queries whatever its size: find due check-ins, claim them with one conditional UPDATE
@@ -9,17 +10,19 @@ one bulk INSERT, and queue one send task per message once the batch commits.
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from notifications import compose, schedule, texts
 from notifications.models import Message
-from workshop.models import Appointment, AppointmentEvent, Dealership, OnlineCheckIn
+from workshop.checkin import ContactChange
+from workshop.models import Appointment, AppointmentEvent, Channel, Dealership, OnlineCheckIn
 
 BATCH_SIZE = 500
 RESEND_INTERVAL = timedelta(minutes=10)
@@ -290,7 +293,9 @@ def queue_confirmation(checkin: OnlineCheckIn) -> Message | None:
 
     At most one per submission: called again without a new submission (a double tap,
     a resent form) it queues nothing and returns None, as it does when the customer
-    has no channel we may use.
+    has no channel we may use. And at most CHECKIN_MAX_CONFIRMATIONS per check-in, so
+    a link cannot be used to message an address over and over: past that, the answers
+    are saved and staff see them, only no message goes out.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -299,14 +304,15 @@ def queue_confirmation(checkin: OnlineCheckIn) -> Message | None:
         )
         if locked.last_answered_at is None:
             return None
-        already = Message.objects.filter(
+        confirmations = Message.objects.filter(
             appointment_id=locked.appointment_id,
             direction=Message.Direction.OUT,
             purpose=Purpose.CONFIRMATION,
             fallback_for__isnull=True,
-            queued_at__gte=locked.last_answered_at,
-        ).exists()
-        if already:
+        )
+        if confirmations.filter(queued_at__gte=locked.last_answered_at).exists():
+            return None
+        if confirmations.count() >= settings.CHECKIN_MAX_CONFIRMATIONS:
             return None
         appointment = locked.appointment
         appointment.checkin = locked
@@ -324,3 +330,57 @@ def queue_confirmation(checkin: OnlineCheckIn) -> Message | None:
         message.save()
         compose.enqueue([message])
     return message
+
+
+# Which channel tells the former value of each contact detail.
+_NOTICE_CHANNEL = {"email": Channel.EMAIL, "phone": Channel.SMS}
+
+
+def queue_contact_notices(
+    appointment: Appointment, changes: Iterable[ContactChange]
+) -> list[Message]:
+    """After the customer changed their e-mail address or mobile number on the check-in
+    page: tells the former address by e-mail and the former number by SMS, as a bank
+    does, so a customer whose link someone else holds hears of it.
+
+    The notice names the dealership, the appointment's date and the dealership's phone
+    number: nothing the customer typed (not the new address either) and no link, so a
+    link's holder cannot use it to relay their words. At most CHECKIN_MAX_CONFIRMATIONS
+    per check-in and channel: counted per channel, changing the number over and over
+    does not use up the notice the owner of the e-mail address is owed.
+    """
+    wanted = [c for c in changes if c.field in _NOTICE_CHANNEL and c.old]
+    if not wanted:
+        return []
+    now = timezone.now()
+    with transaction.atomic():
+        checkin = _with_related(OnlineCheckIn.objects.select_for_update(of=("self",))).get(
+            appointment_id=appointment.pk
+        )
+        appointment = checkin.appointment
+        appointment.checkin = checkin
+        told = dict(
+            Message.objects.filter(
+                appointment=appointment,
+                direction=Message.Direction.OUT,
+                purpose=Purpose.CONTACT_CHANGED,
+            )
+            .values("channel")
+            .annotate(count=Count("pk"))
+            .values_list("channel", "count")
+        )
+        notices = []
+        for change in wanted:
+            channel = _NOTICE_CHANNEL[change.field]
+            if channel == Channel.SMS and appointment.customer.sms_opted_out_at is not None:
+                continue
+            if told.get(channel, 0) >= settings.CHECKIN_MAX_CONFIRMATIONS:
+                continue
+            notice = compose.build_message(
+                appointment, Purpose.CONTACT_CHANGED, channel, now=now, overrides={}
+            )
+            notice.recipient = change.old
+            notices.append(notice)
+        Message.objects.bulk_create(notices)
+        compose.enqueue(notices)
+    return notices

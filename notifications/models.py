@@ -22,6 +22,8 @@ class Purpose(models.TextChoices):
     REMINDER = "reminder", _("Reminder")
     CONFIRMATION = "confirmation", _("Confirmation")
     REPLY = "reply", _("Reply")
+    # To the former e-mail address or mobile number, after the customer changed it.
+    CONTACT_CHANGED = "contact_changed", _("Contact details changed")
 
 
 class MessageQuerySet(models.QuerySet["Message"]):
@@ -147,6 +149,13 @@ class Message(models.Model):
     @property
     def is_outbound(self) -> bool:
         return self.direction == self.Direction.OUT
+
+    @property
+    def keeps_its_recipient(self) -> bool:
+        """A notice that the contact details changed goes to the former address it was
+        written for: never re-addressed to the customer's current one, nor sent by
+        another channel when it fails."""
+        return self.purpose == Purpose.CONTACT_CHANGED
 
     @property
     def sms_segments(self) -> int:

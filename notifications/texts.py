@@ -22,7 +22,14 @@ from django.utils.translation import gettext_lazy as _
 
 from notifications import gsm
 from notifications.models import PLACEHOLDER, MessageText, Purpose
-from workshop.models import Appointment, Channel, CheckInItem, Dealership, OnlineCheckIn
+from workshop.models import (
+    Appointment,
+    AppointmentEvent,
+    Channel,
+    CheckInItem,
+    Dealership,
+    OnlineCheckIn,
+)
 from workshop.money import format_money, locale_for
 
 LANGUAGES = tuple(code for code, _name in settings.LANGUAGES)
@@ -88,7 +95,8 @@ class Confirmation:
     accepted: list[tuple[str, str]] = field(default_factory=list)  # (offer, price)
     total: str = ""
     contact: list[str] = field(default_factory=list)
-    remarks: list[str] = field(default_factory=list)
+    remarks: list[str] = field(default_factory=list)  # their subjects, when we may repeat them
+    remark_count: int = 0
 
 
 def language_for(appointment: Appointment) -> str:
@@ -112,7 +120,13 @@ def long_date(appointment: Appointment, language: str) -> str:
 
 def confirmation_for(checkin: OnlineCheckIn, language: str) -> Confirmation:
     """The customer's answers as staff have them now: accepted offers with the price
-    the customer saw, offers to hear about, and remarks."""
+    the customer saw, offers to hear about, and remarks.
+
+    The remarks' subjects only while the e-mail address and mobile number are the ones
+    we had: once the customer changed either on the check-in page, the confirmation (to
+    whatever address it now goes) counts the remarks without their words, so a link's
+    holder cannot send their own text from the dealership to an address they choose.
+    """
     dealership = checkin.appointment.dealership
     items = (
         checkin.items.filter(state__in=[CheckInItem.State.OPEN, CheckInItem.State.HANDLED])
@@ -126,7 +140,13 @@ def confirmation_for(checkin: OnlineCheckIn, language: str) -> Confirmation:
             remarks.append(item.subject)
         else:
             latest_per_offer[item.offer_id] = item
-    result = Confirmation(remarks=remarks)
+    address_changed = AppointmentEvent.objects.filter(
+        appointment_id=checkin.appointment_id,
+        kind=AppointmentEvent.Kind.CONTACT_CHANGED,
+        actor=AppointmentEvent.Actor.CUSTOMER,
+        field__in=["email", "phone"],
+    ).exists()
+    result = Confirmation(remarks=[] if address_changed else remarks, remark_count=len(remarks))
     total = Decimal("0.00")
     for item in latest_per_offer.values():
         name = offer_name_in(item, language)

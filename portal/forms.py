@@ -1,8 +1,11 @@
 """The customer's forms. Every message is translated and shown next to its field."""
 
+import uuid
+
 import phonenumbers
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from phonenumber_field.formfields import PhoneNumberField
 
 from workshop.checkin import OfferChoice
@@ -116,6 +119,29 @@ class RemarkForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("When does it happen? Since when? Optional."),
     )
+    # New with every form shown: the same form posted twice adds one remark.
+    key = forms.CharField(
+        widget=forms.HiddenInput, required=False, initial=lambda: str(uuid.uuid4())
+    )
 
     def clean_subject(self) -> str:
         return self.cleaned_data["subject"].strip()
+
+    def clean_key(self) -> uuid.UUID | None:
+        try:
+            return uuid.UUID(self.cleaned_data["key"])
+        except ValueError:
+            return None  # a page from before the key: the remark is added without one
+
+    def refuse_past_limit(self, limit: int) -> None:
+        self.add_error(
+            None,
+            ngettext(
+                "A check-in can have at most %(limit)d remark. Please add this to it, "
+                "or tell us when you bring the car in.",
+                "A check-in can have at most %(limit)d remarks. Please add this to one "
+                "of them, or tell us when you bring the car in.",
+                limit,
+            )
+            % {"limit": limit},
+        )

@@ -10,7 +10,8 @@ Two ways in, one set of rules:
   anything else; `complete_upload` then checks what arrived.
 
 Either way the attachment waits in CHECKING until `process_attachment` (run by a Celery
-task) has checked the whole file by its content, rewritten photos without their
+task) has checked the whole file by its content (a photo's pixel count from its header,
+before it is decoded), rewritten photos without their
 metadata (GPS location included) and made a thumbnail. Only then is it READY, and
 only READY attachments are shown to staff. A file that fails is REJECTED: its bytes
 are deleted and the reason is kept.
@@ -34,16 +35,17 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 from django.db import transaction
+from django.db.models import Count, Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext
 from PIL import Image, ImageOps
 from pillow_heif import register_heif_opener
 from storages.backends.s3 import S3Storage
 from storages.utils import safe_join
 
-from workshop.models import Attachment, CheckInItem, attachment_path
+from workshop.models import Attachment, CheckInItem, OnlineCheckIn, attachment_path
 
 register_heif_opener()
 
@@ -91,6 +93,9 @@ REASON_NOT_MEDIA = gettext_noop("This file is not a photo or video we can accept
 REASON_UNREADABLE = gettext_noop("This photo could not be read; it may be damaged.")
 REASON_TOO_LARGE = gettext_noop("This file is larger than we accept.")
 REASON_MISSING = gettext_noop("This file did not arrive.")
+REASON_TOO_MANY_PIXELS = gettext_noop(
+    "This photo has more pixels than we accept. Please send it at a lower resolution."
+)
 
 
 class UploadRejected(Exception):
@@ -105,6 +110,10 @@ class _Rejected(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def max_photo_pixels() -> int:
+    return settings.CHECKIN_MAX_PHOTO_MEGAPIXELS * 1_000_000
 
 
 def limit_for(kind: str) -> int:
@@ -329,21 +338,53 @@ def check_remark_takes_files(remark: CheckInItem) -> None:
 # --- Storing --------------------------------------------------------------------------
 
 
-def _reserve(remark: CheckInItem, name: str, media: MediaType, size: int) -> Attachment:
-    """A place for the file on the remark, within the limit on files per remark.
+def _check_checkin_room(checkin: OnlineCheckIn, name: str, size: int) -> None:
+    """Within the limits on files and bytes for the whole check-in (all its remarks)."""
+    kept = Attachment.objects.filter(item__checkin=checkin).exclude(state=State.REJECTED)
+    totals = kept.aggregate(files=Count("pk"), bytes=Sum("original_size"))
+    limit = settings.CHECKIN_MAX_FILES
+    if totals["files"] >= limit:
+        raise UploadRejected(
+            ngettext(
+                "Your check-in can have at most %(limit)d photo or video in all. "
+                "Remove it to add “%(name)s”.",
+                "Your check-in can have at most %(limit)d photos and videos in all. "
+                "Remove one to add “%(name)s”.",
+                limit,
+            )
+            % {"limit": limit, "name": name}
+        )
+    if (totals["bytes"] or 0) + size > settings.CHECKIN_MAX_TOTAL_BYTES:
+        raise UploadRejected(
+            _(
+                "With “%(name)s” your photos and videos would come to more than %(limit)s "
+                "in all, the most we accept for one check-in. Remove a file to make room."
+            )
+            % {"name": name, "limit": filesizeformat(settings.CHECKIN_MAX_TOTAL_BYTES)}
+        )
 
-    The same file (name and size) added again to the same remark, say by a retry whose
-    first attempt did arrive, gets its earlier place instead of a second copy.
+
+def _reserve(remark: CheckInItem, name: str, media: MediaType, size: int) -> Attachment:
+    """A place for the file on the remark, within the limits on files per remark and on
+    files and bytes per check-in.
+
+    The same file (name and size as sent) added again to the same remark, say by a retry
+    whose first attempt did arrive, gets its earlier place instead of a second copy, also
+    once the first was checked and rewritten. The check-in is locked, then the remark (the
+    order `submit_checkin` takes them in), so uploads at the same moment, to any of its
+    remarks, are counted one after the other.
     """
     with transaction.atomic():
-        locked = (
-            CheckInItem.objects.select_for_update(of=("self",))
-            .select_related("checkin__appointment")
-            .get(pk=remark.pk)
+        checkin = (
+            OnlineCheckIn.objects.select_for_update(of=("self",))
+            .select_related("appointment")
+            .get(pk=remark.checkin_id)
         )
+        locked = CheckInItem.objects.select_for_update().get(pk=remark.pk)
+        locked.checkin = checkin
         check_remark_takes_files(locked)
         kept = locked.attachments.exclude(state=State.REJECTED)
-        same = kept.filter(original_name=name, size=size).first()
+        same = kept.filter(original_name=name, original_size=size).first()
         if same is not None:
             return same
         limit = settings.CHECKIN_MAX_FILES_PER_REMARK
@@ -355,12 +396,14 @@ def _reserve(remark: CheckInItem, name: str, media: MediaType, size: int) -> Att
                 )
                 % {"limit": limit, "name": name}
             )
+        _check_checkin_room(checkin, name, size)
         attachment = Attachment(
             item=locked,
             kind=media.kind,
             state=State.UPLOADING,
             content_type=media.content_type,
             size=size,
+            original_size=size,
             original_name=name,
         )
         attachment.file.name = attachment_path(attachment, name)
@@ -450,7 +493,8 @@ def presign_upload(remark: CheckInItem, name: str, size: int, declared_type: str
     """A presigned POST for one file, straight from the browser to the bucket.
 
     Its conditions fix the exact key (under the check-in's prefix), the Content-Type and
-    the size range for the file's kind, so the store refuses anything else.
+    the size the browser announced (within the limit for the file's kind), so the store
+    refuses anything else and the check-in's limits count what really arrives.
     """
     name = clean_name(name)
     media = media_for_declared(declared_type, name)
@@ -468,7 +512,7 @@ def presign_upload(remark: CheckInItem, name: str, size: int, declared_type: str
         Fields={"Content-Type": attachment.content_type},
         Conditions=[
             {"Content-Type": attachment.content_type},
-            ["content-length-range", 1, limit_for(attachment.kind)],
+            ["content-length-range", size, size],
         ],
         ExpiresIn=settings.CHECKIN_UPLOAD_PRESIGN_SECONDS,
     )
@@ -497,6 +541,10 @@ def complete_upload(attachment: Attachment) -> Attachment:
         problem = _too_large_message(attachment.original_name, attachment.kind)
     elif head.get("ContentType") != attachment.content_type:
         problem = _not_media_message(attachment.original_name)
+    elif size != attachment.original_size:
+        problem = _("“%(name)s” has not arrived. Please try again.") % {
+            "name": attachment.original_name
+        }
     if problem:
         # The presigned conditions should have stopped this; a store that ignores them
         # does not get to keep the file.
@@ -622,13 +670,22 @@ def _render_photo(
 ) -> None:
     """Decodes the whole photo, turns it upright and writes it again without metadata.
 
+    Opening reads only the header: a photo with more pixels than we take (a few hundred
+    KB of PNG can unpack to gigabytes) is refused there, before anything is decoded.
     EXIF (with any GPS location), XMP and maker notes are dropped; only the colour
     profile is kept. The orientation tag goes too, as it is applied to the pixels.
     Writes the cleaned photo, a JPEG copy for browsers (`display`) and a thumbnail.
     """
-    with Image.open(path) as image:
+    try:
+        opened = Image.open(path)
+    except Image.DecompressionBombError as error:  # Pillow's own limit, twice ours
+        raise _Rejected(REASON_TOO_MANY_PIXELS) from error
+    with opened as image:
         if image.format != media.pillow_format:
             raise _Rejected(REASON_NOT_MEDIA)
+        width, height = image.size
+        if width * height > max_photo_pixels():
+            raise _Rejected(REASON_TOO_MANY_PIXELS)
         image.load()
         ImageOps.exif_transpose(image, in_place=True)
         keep: dict[str | tuple[int, int], Any] = {

@@ -186,7 +186,10 @@ def contact(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
         request.POST or None, region=appointment.dealership.country, customer=appointment.customer
     )
     if request.method == "POST" and form.is_valid():
-        if flow.update_contact(appointment, appointment.customer, form.changes()):
+        with transaction.atomic():  # the new details and the notices to the former, or neither
+            changes = flow.update_contact(appointment, appointment.customer, form.changes())
+            invitations.queue_contact_notices(appointment, changes)
+        if changes:
             messages.success(request, _("Your contact details are saved."))
         return redirect(next_step_url(checkin, "contact"))
     return page(request, checkin, "contact", {"form": form}, status=400 if form.errors else 200)
@@ -247,13 +250,21 @@ def saved_offer(request: HttpRequest, checkin: OnlineCheckIn, offer_id: str) -> 
 def remarks(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
     form = RemarkForm(request.POST or None, prefix="new")
     if request.method == "POST" and form.is_valid():
-        remark = flow.add_remark(
-            checkin, form.cleaned_data["subject"], form.cleaned_data["description"]
-        )
-        messages.success(
-            request, _("Remark added. You can add photos or videos to it below, or add another.")
-        )
-        return redirect(f"{step_url(checkin, 'remarks')}#remark-{remark.pk}")
+        try:
+            remark = flow.add_remark(
+                checkin,
+                form.cleaned_data["subject"],
+                form.cleaned_data["description"],
+                key=form.cleaned_data["key"],
+            )
+        except flow.TooManyRemarks as refused:
+            form.refuse_past_limit(refused.limit)
+        else:
+            messages.success(
+                request,
+                _("Remark added. You can add photos or videos to it below, or add another."),
+            )
+            return redirect(f"{step_url(checkin, 'remarks')}#remark-{remark.pk}")
     return page(
         request,
         checkin,

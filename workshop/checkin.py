@@ -4,9 +4,12 @@ Each function is one transaction and the only place its rule lives; portal views
 staff views, tasks and the demo seeder all call these.
 """
 
+import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -46,6 +49,14 @@ _CHOICE_FOR_KIND: dict[str, str] = {v: k for k, v in _KIND_FOR_CHOICE.items()}
 
 class ItemAlreadyHandled(Exception):
     """Someone else handled the item first."""
+
+
+class TooManyRemarks(Exception):
+    """The check-in has as many remarks as one may have (CHECKIN_MAX_REMARKS)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
 
 
 def record_opened(checkin: OnlineCheckIn) -> bool:
@@ -235,15 +246,24 @@ def _next_position(appointment: Appointment) -> int:
     return (last or 0) + 1
 
 
+@dataclass(frozen=True)
+class ContactChange:
+    """One contact detail the customer changed, as text (a phone number in E.164)."""
+
+    field: str
+    old: str
+    new: str
+
+
 def update_contact(
     appointment: Appointment, customer: Customer, changes: dict[str, object]
-) -> list[str]:
+) -> list[ContactChange]:
     """Applies the customer's new contact details and puts each change on the timeline.
 
     `changes` maps field names (email, phone, preferred_channel) to new values; fields
-    whose value did not change are skipped. Returns the names of the changed fields.
+    whose value did not change are skipped. Returns what changed, from what to what.
     """
-    changed = []
+    changed: list[ContactChange] = []
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
         for field, new in changes.items():
@@ -251,18 +271,20 @@ def update_contact(
             if str(old or "") == str(new or ""):
                 continue
             setattr(locked, field, new)
-            changed.append(field)
+            change = ContactChange(field, str(old or ""), str(new or ""))
+            changed.append(change)
             AppointmentEvent.objects.create(
                 appointment=appointment,
                 kind=Event.CONTACT_CHANGED,
                 actor=AppointmentEvent.Actor.CUSTOMER,
                 field=field,
-                old_value=str(old or ""),
-                new_value=str(new or ""),
+                old_value=change.old,
+                new_value=change.new,
             )
         if changed:
-            locked.save(update_fields=changed)
-            for field in changed:
+            fields = [change.field for change in changed]
+            locked.save(update_fields=fields)
+            for field in fields:
                 setattr(customer, field, getattr(locked, field))
     return changed
 
@@ -304,11 +326,33 @@ def offer_answers(checkin: OnlineCheckIn) -> dict[int, OfferAnswer]:
     return answers
 
 
-def add_remark(checkin: OnlineCheckIn, subject: str, description: str) -> CheckInItem:
-    """A new remark, kept as a draft until the customer sends the check-in."""
-    return CheckInItem.objects.create(
-        checkin=checkin, kind=Kind.REMARK, subject=subject, description=description
-    )
+def add_remark(
+    checkin: OnlineCheckIn, subject: str, description: str, *, key: uuid.UUID | None = None
+) -> CheckInItem:
+    """A new remark, kept as a draft until the customer sends the check-in.
+
+    `key` names the form it was posted with: the same form posted again (a double tap,
+    a network retry) gets the remark it added, not a second one. Past CHECKIN_MAX_REMARKS
+    remarks it is refused (`TooManyRemarks`). The check-in is locked, so posts at the
+    same moment are counted and matched one after the other.
+    """
+    with transaction.atomic():
+        OnlineCheckIn.objects.select_for_update().filter(pk=checkin.pk).first()
+        remarks = CheckInItem.objects.filter(checkin_id=checkin.pk, kind=Kind.REMARK)
+        if key is not None:
+            posted_before = remarks.filter(idempotency_key=key).first()
+            if posted_before is not None:
+                return posted_before
+        limit = settings.CHECKIN_MAX_REMARKS
+        if remarks.count() >= limit:
+            raise TooManyRemarks(limit)
+        return CheckInItem.objects.create(
+            checkin=checkin,
+            kind=Kind.REMARK,
+            subject=subject,
+            description=description,
+            idempotency_key=key,
+        )
 
 
 def change_remark(remark: CheckInItem, subject: str, description: str) -> bool:

@@ -601,6 +601,9 @@ class CheckInItem(models.Model):
         verbose_name=_("handled by"),
     )
     handling_note = models.TextField(_("note"), blank=True)
+    # The key of the form the customer added this remark with: a retried post of the
+    # same form (a double tap, a network retry) finds this remark instead of adding one.
+    idempotency_key = models.UUIDField(null=True, blank=True, editable=False)
     work_item = models.OneToOneField(
         WorkItem,
         on_delete=models.SET_NULL,
@@ -635,6 +638,12 @@ class CheckInItem(models.Model):
                 fields=["checkin", "offer"],
                 condition=Q(state="draft"),
                 name="checkin_item_one_draft_per_offer",
+            ),
+            # One remark per form the customer posted, however often it was posted.
+            models.UniqueConstraint(
+                fields=["checkin", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="checkin_item_once_per_form_key",
             ),
         ]
         indexes = [
@@ -688,6 +697,9 @@ class Attachment(models.Model):
     content_type = models.CharField(_("content type"), max_length=100)
     size = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
     original_name = models.CharField(_("file name"), max_length=255)
+    # The size of the file as the customer sent it; `size` changes when a photo is
+    # rewritten. With the name, it tells a file sent again from a new one.
+    original_size = models.PositiveBigIntegerField(_("size as sent (bytes)"), default=0)
     thumbnail = models.ImageField(_("thumbnail"), upload_to="thumbnails/", blank=True)
     # A JPEG copy of a HEIC photo, for browsers that cannot show HEIC.
     display_file = models.FileField(

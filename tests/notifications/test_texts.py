@@ -65,6 +65,43 @@ def test_every_text_renders_in_every_language_without_template_leftovers(languag
         assert "\n" not in email.subject
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_contact_change_notice_fits_one_segment_and_repeats_nothing_typed(settings, language):
+    """It goes to the former number: the dealership, the date and its phone number,
+    nothing the customer typed and no link. Here with a 30-character name and a
+    17-character phone number."""
+    settings.SITE_URL = f"https://{HOST_30}"
+    appointment = long_names_appointment(language)
+    appointment.dealership.phone = "+33123456789"
+    assert len(appointment.dealership.phone.as_international) == 17
+
+    sms = texts.render("contact_changed", "sms", appointment).text
+    email = texts.render("contact_changed", "email", appointment)
+
+    assert gsm.is_gsm7(sms), gsm.unsendable(sms)
+    assert gsm.segments(sms) == 1, (gsm.septets(sms), sms)
+    for text in (sms, email.subject, email.text, email.html):
+        assert text.strip()
+        assert "{{" not in text
+        assert "{%" not in text
+        assert appointment.checkin.token not in text
+        assert "+33 1 23 45 67 89" in text or text == email.subject
+        assert appointment.dealership.name in text
+    assert "\n" not in email.subject
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_confirmation_counts_remarks_it_does_not_name(language):
+    appointment = AppointmentFactory(customer__language=language)
+    confirmation = texts.Confirmation(remark_count=2)
+
+    email = texts.render("confirmation", "email", appointment, confirmation=confirmation)
+
+    assert " 2 " in email.text
+    assert " 2 " in email.html
+    assert "{{" not in email.text + email.html
+
+
 @pytest.mark.parametrize("path", sorted(TEMPLATES.glob("*/sms.*.txt")), ids=lambda p: p.name)
 def test_sms_templates_are_written_in_gsm7(path):
     source = path.read_text()

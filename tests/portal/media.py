@@ -2,6 +2,8 @@
 
 import io
 import random
+import zlib
+from functools import cache
 
 import pillow_heif
 from PIL import ExifTags, Image
@@ -63,10 +65,32 @@ def webp_with_gps() -> bytes:
     return out.getvalue()
 
 
-def heic_with_gps() -> bytes:
+def heic_with_gps(size: tuple[int, int] = (600, 400)) -> bytes:
     out = io.BytesIO()
-    picture().save(out, "HEIF", exif=exif_with_gps().tobytes(), quality=70)
+    picture(size).save(out, "HEIF", exif=exif_with_gps().tobytes(), quality=70)
     return out.getvalue()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(kind + data).to_bytes(4, "big")
+    return len(data).to_bytes(4, "big") + kind + data + crc
+
+
+@cache
+def png_bomb(width: int = 13_000, height: int = 13_000) -> bytes:
+    """A decompression bomb: a valid greyscale PNG of black rows, 169 megapixels in
+    0.7 MB that a decoder would unpack to 169 MB and more. Written row by row, so
+    making it never holds the pixels either."""
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    compressor = zlib.compressobj(1)
+    row = bytes(width + 1)  # filter type 0, then one byte per pixel
+    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", pixels)
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def _box(kind: bytes, payload: bytes) -> bytes:

@@ -243,7 +243,7 @@ def test_a_jpeg_goes_straight_to_the_bucket_then_is_checked_there(client, s3, re
     policy = json.loads(base64.b64decode(presigned["fields"]["policy"]))
     assert {"key": key} in policy["conditions"]
     assert {"Content-Type": "image/jpeg"} in policy["conditions"]
-    assert ["content-length-range", 1, 25 * 1024 * 1024] in policy["conditions"]
+    assert ["content-length-range", len(data), len(data)] in policy["conditions"]
     expires = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
     assert abs(expires - timezone.now() - timedelta(seconds=900)) < timedelta(seconds=60)
 
@@ -367,6 +367,63 @@ def test_presigning_the_same_file_again_reuses_its_place_and_key(client, s3, rem
 
     done = _presign(client, remark, "IMG_1.jpg", data, "image/jpeg").json()
     assert "url" not in done, "already here: nothing to send"
+    assert Attachment.objects.count() == 1
+
+
+def test_presigning_a_photo_again_after_it_was_checked_reuses_its_place(client, s3, remark):
+    data = media.jpeg_with_gps()
+    first = _presign(client, remark, "IMG_1.jpg", data, "image/jpeg").json()
+    assert _post_to_store(first, data).status_code == 204
+    assert _complete(client, first).status_code == 200
+    assert uploads.process_attachment(first["attachment"]["id"]) == State.READY
+    assert Attachment.objects.get().size != len(data), "rewritten without its metadata"
+
+    again = _presign(client, remark, "IMG_1.jpg", data, "image/jpeg").json()
+
+    assert "url" not in again, "already here: nothing to send"
+    assert again["attachment"]["id"] == first["attachment"]["id"]
+    assert Attachment.objects.count() == 1
+
+
+def test_the_store_refuses_a_file_other_than_the_size_announced(client, s3, remark):
+    """The check-in's limit on bytes counts what the browser announced: the store holds
+    it to that, so announcing little and sending much does not get past it."""
+    data = media.jpeg_with_gps(size=(300, 300), noise=True)
+    presigned = _presign(client, remark, "IMG_1.jpg", data, "image/jpeg", size=1000).json()
+
+    refused = _post_to_store(presigned, data)
+
+    assert refused.status_code == 400
+    assert "<Code>EntityTooLarge</Code>" in refused.text
+    assert not _exists(s3, presigned["fields"]["key"])
+
+
+def test_completion_refuses_a_file_other_than_the_size_announced(client, s3, remark):
+    """A store that ignored the size condition: completion compares for itself."""
+    data = media.jpeg_with_gps()
+    presigned = _presign(client, remark, "IMG_1.jpg", data, "image/jpeg", size=1000).json()
+    key = presigned["fields"]["key"]
+    s3.client().put_object(Bucket=s3.bucket, Key=key, Body=data, ContentType="image/jpeg")
+
+    response = _complete(client, presigned)
+
+    assert response.status_code == 422
+    assert response.json()["error"] == nl(NOT_ARRIVED) % {"name": "IMG_1.jpg"}
+    assert not _exists(s3, key)
+    assert not Attachment.objects.exists()
+
+
+def test_presigning_refuses_a_file_past_the_check_ins_limit_on_bytes(client, s3, remark, settings):
+    settings.CHECKIN_MAX_TOTAL_BYTES = 30 * 1024 * 1024
+    assert (
+        _presign(client, remark, "a.mp4", b"", "video/mp4", size=20 * 1024 * 1024).status_code
+        == 200
+    )
+
+    response = _presign(client, remark, "b.mp4", b"", "video/mp4", size=11 * 1024 * 1024)
+
+    assert response.status_code == 422
+    assert "b.mp4" in response.json()["error"]
     assert Attachment.objects.count() == 1
 
 

@@ -13,7 +13,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, ImageFile
 
 from portal import uploads
 from portal.upload_views import UploadLimitHandler
@@ -338,6 +338,71 @@ def test_processing_rejects_what_only_looks_right_and_deletes_its_bytes(
     assert attachment.rejection_reason == reason
     assert not attachment.file
     assert stored_files(media_root) == []
+
+
+@pytest.fixture
+def decoded_sizes(monkeypatch):
+    """The size of every image Pillow decodes from a file while the test runs."""
+    sizes: list[tuple[int, int]] = []
+    decode = ImageFile.ImageFile.load
+
+    def recording_decode(image):
+        sizes.append(image.size)
+        return decode(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", recording_decode)
+    return sizes
+
+
+def test_a_decompression_bomb_is_refused_from_its_header_without_being_decoded(
+    client, draft_remark, media_root, decoded_sizes
+):
+    """13,000 x 13,000 pixels in 0.7 MB: decoded, it took a worker to 2.2 GB."""
+    bomb = media.png_bomb(13_000, 13_000)
+    assert len(bomb) < 1024 * 1024
+    client.post(
+        _url("portal:upload", draft_remark), {"files": uploaded("IMG_9999.png", bomb, "image/png")}
+    )
+    attachment = draft_remark.attachments.get()
+
+    assert uploads.process_attachment(attachment.pk) == State.REJECTED
+
+    assert decoded_sizes == [], "refused from the header, never decoded"
+    attachment.refresh_from_db()
+    assert attachment.rejection_reason == uploads.REASON_TOO_MANY_PIXELS
+    assert stored_files(media_root) == []
+    page = client.get(_url("portal:remark_files", draft_remark)).content.decode()
+    reason = nl(uploads.REASON_TOO_MANY_PIXELS)
+    assert escape(nl("Not accepted: %(reason)s") % {"reason": reason}) in page
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("IMG_1.jpg", media.jpeg_with_gps(size=(1250, 1000), orientation=1)),
+        ("IMG_2.heic", lambda: media.heic_with_gps(size=(1250, 1000))),
+    ],
+)
+def test_a_photo_past_the_pixel_limit_is_refused_whatever_its_format(
+    draft_remark, media_root, settings, decoded_sizes, name, data
+):
+    settings.CHECKIN_MAX_PHOTO_MEGAPIXELS = 1
+    data = data() if callable(data) else data
+    attachment = uploads.store_upload(draft_remark, uploaded(name, data))
+
+    assert uploads.process_attachment(attachment.pk) == State.REJECTED
+
+    attachment.refresh_from_db()
+    assert attachment.rejection_reason == uploads.REASON_TOO_MANY_PIXELS
+    assert decoded_sizes == []
+
+
+def test_a_photo_at_the_pixel_limit_is_taken(draft_remark, media_root, settings):
+    settings.CHECKIN_MAX_PHOTO_MEGAPIXELS = 1
+    data = media.jpeg_with_gps(size=(1000, 1000), orientation=1)
+    attachment = uploads.store_upload(draft_remark, uploaded("IMG_1.jpg", data))
+
+    assert uploads.process_attachment(attachment.pk) == State.READY
 
 
 def test_processing_twice_or_after_removal_changes_nothing(draft_remark, media_root):
