@@ -1,13 +1,11 @@
 """The staff flow functions: each change once, in one transaction, on the timeline."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connections, transaction
 
-from tests.concurrency import LockWait
 from tests.factories import AppointmentFactory, UserFactory, WorkItemFactory
+from tests.locks import postgresql_only, while_held
 from tests.workshop.staffdata import open_remark
 from workshop import checkin as flow
 from workshop.models import AppointmentEvent, CheckInItem, WorkItem
@@ -104,46 +102,30 @@ def test_rotating_the_link_changes_both_parts_and_records_it():
     assert AppointmentEvent.objects.get(kind=Event.LINK_ROTATED).at == checkin.link_rotated_at
 
 
+@postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_two_receptionists_converting_at_once_make_one_work_item():
-    """Two transactions on their own connections: the second converts while the first has
-    converted but not yet committed. It must wait for the first, then learn the item is
-    handled. Without the row lock (PostgreSQL) or write lock (SQLite) it would read the
-    item as still open and add a second work item.
+    """The second converts while the first has converted but not yet committed. It must
+    wait for the first's row lock, then learn the item is handled. Without the lock it
+    would read the item as still open and add a second work item.
     """
     remark = open_remark(AppointmentFactory())
     first_user, second_user = UserFactory(), UserFactory()
-    first_converted = threading.Event()
-    lock_wait = LockWait()
-    outcomes: dict[str, str] = {}
-
-    def first():
-        try:
-            with transaction.atomic():
-                flow.convert_item(remark, first_user, description="first", price=Decimal("50"))
-                first_converted.set()
-                lock_wait.wait_until_blocked()  # the second is at the lock now
-            outcomes["first"] = "converted"
-        finally:
-            connections.close_all()
 
     def second():
         try:
-            first_converted.wait(timeout=30)
-            lock_wait.watch()
             flow.convert_item(remark, second_user, description="second", price=Decimal("50"))
-            outcomes["second"] = "converted"
         except flow.ItemAlreadyHandled:
-            outcomes["second"] = "already handled"
-        finally:
-            connections.close_all()
+            return "already handled"
+        return "converted"
 
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert outcomes == {"first": "converted", "second": "already handled"}
+    _first, outcome, waited = while_held(
+        lambda: flow.convert_item(remark, first_user, description="first", price=Decimal("50")),
+        second,
+    )
+
+    assert waited, "the second conversion waited for the first"
+    assert outcome == "already handled"
     assert list(WorkItem.objects.values_list("description", flat=True)) == ["first"]
     assert AppointmentEvent.objects.filter(kind=Event.ITEM_CONVERTED).count() == 1
     remark.refresh_from_db()
