@@ -163,8 +163,18 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimu
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-# Behind a proxy, the client address comes from this header (e.g. HTTP_X_FORWARDED_FOR).
-AXES_IPWARE_META_PRECEDENCE_ORDER = env_list("CLIENT_IP_HEADERS", ["REMOTE_ADDR"])
+
+# --- Client address and password spraying --------------------------------------------
+# Proxies in front of the app that append the address they saw to X-Forwarded-For
+# (a load balancer, nginx). 0: clients connect directly and REMOTE_ADDR is theirs. The app
+# must be reachable only through these proxies, else a client writes its own header.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# One function finds the client's address for lockouts and the portal's rate limit alike.
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
+# An address is locked after this many failures within the cool-off time, whatever the
+# usernames (password spraying); higher than AXES_FAILURE_LIMIT as offices share an address.
+AXES_HANDLER = "config.lockout.AddressLockoutHandler"
+AXES_ADDRESS_FAILURE_LIMIT = env_int("AXES_ADDRESS_FAILURE_LIMIT", 20, minimum=1)
 
 # --- Internationalisation ---------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -354,8 +364,8 @@ LOGGING = {
 # top of the 104-bit secret. Generous, as customers behind one carrier NAT share an address.
 PORTAL_REQUESTS_PER_MINUTE = env_int("PORTAL_REQUESTS_PER_MINUTE", 120, minimum=1)
 RATELIMIT_VIEW = "portal.views.rate_limited"
-# The client address as django-axes finds it (CLIENT_IP_HEADERS), so both agree behind a proxy.
-RATELIMIT_IP_META_KEY = "portal.decorators.client_ip"
+# The client address as django-axes finds it (TRUSTED_PROXY_COUNT), so both agree behind a proxy.
+RATELIMIT_IP_META_KEY = AXES_CLIENT_IP_CALLABLE
 # Turns django-ratelimit's refusals into the friendly 429 page; Axes stays last.
 MIDDLEWARE.insert(
     MIDDLEWARE.index("axes.middleware.AxesMiddleware"),
