@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "workshop",
     "portal",
     "notifications",
+    "config.apps.PitlaneConfig",
 ]
 
 MIDDLEWARE = [
@@ -202,7 +203,8 @@ AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY") or None
 AWS_S3_ADDRESSING_STYLE = env_choice("AWS_S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual"))
 AWS_DEFAULT_ACL = None
 AWS_QUERYSTRING_AUTH = True  # customer media is private: staff get short-lived signed URLs
-AWS_QUERYSTRING_EXPIRE = 3600
+# How long a signed URL for customer media works, in seconds: long enough to load a page.
+AWS_QUERYSTRING_EXPIRE = env_int("MEDIA_URL_SECONDS", 300, minimum=30)
 AWS_S3_FILE_OVERWRITE = False
 USE_S3 = bool(AWS_STORAGE_BUCKET_NAME)
 
@@ -313,6 +315,43 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Staff sessions and browser features ---------------------------------------------
+# A signed-in session ends this many hours after the log-in, however busy: a working day
+# (config/sessions.py). Sessions without a log-in idle out after as long.
+STAFF_SESSION_HOURS = env_int("STAFF_SESSION_HOURS", 10, minimum=1)
+SESSION_COOKIE_AGE = STAFF_SESSION_HOURS * 60 * 60
+# Browser features no page uses, denied on every response. The customer's photo input is
+# a file picker, which needs no camera permission; videos may go full screen, and staff
+# copy links to the clipboard (both allowed to our own pages only, as by default).
+PERMISSIONS_POLICY: dict[str, list[str] | str] = {
+    "accelerometer": [],
+    "autoplay": [],
+    "bluetooth": [],
+    "browsing-topics": [],
+    "camera": [],
+    "clipboard-read": [],
+    "clipboard-write": "self",
+    "display-capture": [],
+    "fullscreen": "self",
+    "geolocation": [],
+    "gyroscope": [],
+    "hid": [],
+    "idle-detection": [],
+    "magnetometer": [],
+    "microphone": [],
+    "midi": [],
+    "payment": [],
+    "publickey-credentials-get": [],
+    "screen-wake-lock": [],
+    "serial": [],
+    "usb": [],
+    "xr-spatial-tracking": [],
+}
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+)
 
 _media_origins = [AWS_S3_ENDPOINT_URL] if AWS_S3_ENDPOINT_URL else []
 if USE_S3 and not AWS_S3_ENDPOINT_URL:
