@@ -15,3 +15,5 @@ class PitlaneConfig(AppConfig):
         # At the log-in, whichever view (staff, admin) did it: no request-level hook sees
         # every log-in, and this is auth plumbing, not domain flow.
         user_logged_in.connect(end_session_after_a_working_day, dispatch_uid="pitlane-session-end")
+        # Registers the deploy checks.
+        from config import checks  # noqa: F401
