@@ -551,9 +551,9 @@ def attachment_file(request: HtmxHttpRequest, pk: int, variant: str) -> HttpResp
     except NotImplementedError:
         # Signed for AWS_QUERYSTRING_EXPIRE seconds (minutes).
         signed = storage.url(field.name, parameters={"ResponseCacheControl": MEDIA_CACHE_CONTROL})
-        response = redirect(signed)
-        response["Cache-Control"] = MEDIA_CACHE_CONTROL
-        return response
+        to_store = redirect(signed)
+        to_store["Cache-Control"] = MEDIA_CACHE_CONTROL
+        return to_store
     handle = storage.open(field.name, "rb")
     ranged = _byte_range(request.headers.get("Range", ""), field.size)
     if ranged == "unsatisfiable":
