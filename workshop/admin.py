@@ -28,6 +28,29 @@ def managed_dealerships(request: HttpRequest) -> QuerySet[Dealership]:
     )
 
 
+def staff_managed_by(request: HttpRequest, users: QuerySet) -> QuerySet:
+    """The users a manager may create, change, set the password of and delete.
+
+    Their own staff only, never anyone with more rights than a manager gives: every
+    membership of the user lies in a dealership the signed-in user manages, none as
+    manager, and the user has no admin rights (staff flag, superuser, groups or
+    permissions of their own). Not the manager themselves either: their own password
+    is changed through the admin's "Change password". Superusers run everyone.
+    """
+    if request.user.is_superuser:
+        return users
+    managed = managed_dealerships(request)
+    memberships = Membership.objects.filter(user=OuterRef("pk"))
+    return (
+        users.filter(is_superuser=False, is_staff=False)
+        .exclude(pk=request.user.pk)
+        .filter(Exists(memberships.filter(dealership__in=managed)))
+        .exclude(Exists(memberships.exclude(dealership__in=managed, role__in=STAFF_ROLES)))
+        .exclude(Exists(User.groups.through.objects.filter(user_id=OuterRef("pk"))))
+        .exclude(Exists(User.user_permissions.through.objects.filter(user_id=OuterRef("pk"))))
+    )
+
+
 class ManagedByDealershipAdmin(admin.ModelAdmin):
     """Limits rows and dealership choices to the dealerships the user manages."""
 
@@ -113,7 +136,7 @@ class StaffMembershipFields:
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.related_model is Dealership:
             kwargs["queryset"] = managed_dealerships(request)
-        elif db_field.related_model is User and not request.user.is_superuser:
+        elif db_field.related_model is User:
             kwargs["queryset"] = staff_managed_by(request, User.objects.all())
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
@@ -167,29 +190,6 @@ class MembershipAdmin(StaffMembershipFields, ManagedByDealershipAdmin):
 
 
 admin.site.unregister(User)
-
-
-def staff_managed_by(request: HttpRequest, users: QuerySet) -> QuerySet:
-    """The users a manager may create, change, set the password of and delete.
-
-    Their own staff only, never anyone with more rights than a manager gives: every
-    membership of the user lies in a dealership the signed-in user manages, none as
-    manager, and the user has no admin rights (staff flag, superuser, groups or
-    permissions of their own). Not the manager themselves either: their own password
-    is changed through the admin's "Change password". Superusers run everyone.
-    """
-    if request.user.is_superuser:
-        return users
-    managed = managed_dealerships(request)
-    memberships = Membership.objects.filter(user=OuterRef("pk"))
-    return (
-        users.filter(is_superuser=False, is_staff=False)
-        .exclude(pk=request.user.pk)
-        .filter(Exists(memberships.filter(dealership__in=managed)))
-        .exclude(Exists(memberships.exclude(dealership__in=managed, role__in=STAFF_ROLES)))
-        .exclude(Exists(User.groups.through.objects.filter(user_id=OuterRef("pk"))))
-        .exclude(Exists(User.user_permissions.through.objects.filter(user_id=OuterRef("pk"))))
-    )
 
 
 @admin.register(User)
