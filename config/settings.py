@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "workshop",
     "portal",
     "notifications",
+    "config.apps.PitlaneConfig",
 ]
 
 MIDDLEWARE = [
@@ -174,8 +175,18 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimu
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-# Behind a proxy, the client address comes from this header (e.g. HTTP_X_FORWARDED_FOR).
-AXES_IPWARE_META_PRECEDENCE_ORDER = env_list("CLIENT_IP_HEADERS", ["REMOTE_ADDR"])
+
+# --- Client address and password spraying --------------------------------------------
+# Proxies in front of the app that append the address they saw to X-Forwarded-For
+# (a load balancer, nginx). 0: clients connect directly and REMOTE_ADDR is theirs. The app
+# must be reachable only through these proxies, else a client writes its own header.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# One function finds the client's address for lockouts and the portal's rate limit alike.
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
+# An address is locked after this many failures within the cool-off time, whatever the
+# usernames (password spraying); higher than AXES_FAILURE_LIMIT as offices share an address.
+AXES_HANDLER = "config.lockout.AddressLockoutHandler"
+AXES_ADDRESS_FAILURE_LIMIT = env_int("AXES_ADDRESS_FAILURE_LIMIT", 20, minimum=1)
 
 # --- Internationalisation ---------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -203,7 +214,8 @@ AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY") or None
 AWS_S3_ADDRESSING_STYLE = env_choice("AWS_S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual"))
 AWS_DEFAULT_ACL = None
 AWS_QUERYSTRING_AUTH = True  # customer media is private: staff get short-lived signed URLs
-AWS_QUERYSTRING_EXPIRE = 3600
+# How long a signed URL for customer media works, in seconds: long enough to load a page.
+AWS_QUERYSTRING_EXPIRE = env_int("MEDIA_URL_SECONDS", 300, minimum=30)
 AWS_S3_FILE_OVERWRITE = False
 USE_S3 = bool(AWS_STORAGE_BUCKET_NAME)
 
@@ -329,6 +341,43 @@ if HTTPS:
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# --- Staff sessions and browser features ---------------------------------------------
+# A signed-in session ends this many hours after the log-in, however busy: a working day
+# (config/sessions.py). Sessions without a log-in idle out after as long.
+STAFF_SESSION_HOURS = env_int("STAFF_SESSION_HOURS", 10, minimum=1)
+SESSION_COOKIE_AGE = STAFF_SESSION_HOURS * 60 * 60
+# Browser features no page uses, denied on every response. The customer's photo input is
+# a file picker, which needs no camera permission; videos may go full screen, and staff
+# copy links to the clipboard (both allowed to our own pages only, as by default).
+PERMISSIONS_POLICY: dict[str, list[str] | str] = {
+    "accelerometer": [],
+    "autoplay": [],
+    "bluetooth": [],
+    "browsing-topics": [],
+    "camera": [],
+    "clipboard-read": [],
+    "clipboard-write": "self",
+    "display-capture": [],
+    "fullscreen": "self",
+    "geolocation": [],
+    "gyroscope": [],
+    "hid": [],
+    "idle-detection": [],
+    "magnetometer": [],
+    "microphone": [],
+    "midi": [],
+    "payment": [],
+    "publickey-credentials-get": [],
+    "screen-wake-lock": [],
+    "serial": [],
+    "usb": [],
+    "xr-spatial-tracking": [],
+}
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+)
+
 _media_origins = [AWS_S3_ENDPOINT_URL] if AWS_S3_ENDPOINT_URL else []
 if USE_S3 and not AWS_S3_ENDPOINT_URL:
     _media_origins = ["https://*.amazonaws.com"]
@@ -379,8 +428,8 @@ LOGGING = {
 # top of the 104-bit secret. Generous, as customers behind one carrier NAT share an address.
 PORTAL_REQUESTS_PER_MINUTE = env_int("PORTAL_REQUESTS_PER_MINUTE", 120, minimum=1)
 RATELIMIT_VIEW = "portal.views.rate_limited"
-# The client address as django-axes finds it (CLIENT_IP_HEADERS), so both agree behind a proxy.
-RATELIMIT_IP_META_KEY = "portal.decorators.client_ip"
+# The client address as django-axes finds it (TRUSTED_PROXY_COUNT), so both agree behind a proxy.
+RATELIMIT_IP_META_KEY = AXES_CLIENT_IP_CALLABLE
 # Turns django-ratelimit's refusals into the friendly 429 page; Axes stays last.
 MIDDLEWARE.insert(
     MIDDLEWARE.index("axes.middleware.AxesMiddleware"),

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from notifications import delivery
 from notifications.models import Message
 from notifications.transports import twilio_signature_valid
-from workshop.access import dealerships_for
+from workshop.access import is_mechanic, staff_access
 from workshop.models import Channel
 
 OUTBOX_PAGE_SIZE = 50
@@ -64,12 +64,20 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
 
 
 def _outbox_messages(request: HttpRequest):
+    """Messages of the dealerships where the user works in the office.
+
+    Links, phone numbers, e-mail addresses and prices are not for mechanics: a user who
+    is a mechanic everywhere gets a 404, as on every page with contact details.
+    """
     if not settings.DEMO_MODE:
         raise Http404("The outbox is part of the demo only.")
     messages = Message.objects.outbound()
-    if not request.user.is_superuser:
-        messages = messages.filter(appointment__dealership__in=dealerships_for(request.user))
-    return messages
+    if request.user.is_superuser:
+        return messages
+    office = [m.dealership_id for m in staff_access(request).memberships if not is_mechanic(m)]
+    if not office:
+        raise Http404("Not for mechanics")
+    return messages.filter(appointment__dealership_id__in=office)
 
 
 @login_required

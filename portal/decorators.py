@@ -27,15 +27,6 @@ LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
 PortalView = Callable[..., HttpResponseBase]
 
 
-def client_ip(request: HttpRequest) -> str:
-    """The client's address from the first header of CLIENT_IP_HEADERS that is present."""
-    for header in settings.AXES_IPWARE_META_PRECEDENCE_ORDER:
-        value = request.META.get(header, "")
-        if value:
-            return value.split(",")[0].strip()
-    return request.META.get("REMOTE_ADDR", "") or "0.0.0.0"  # noqa: S104 - a key, not a bind
-
-
 def portal_rate(group: str, request: HttpRequest) -> str:
     return f"{settings.PORTAL_REQUESTS_PER_MINUTE}/m"
 

@@ -1,8 +1,10 @@
 import logging
 import re
 
-# /c/<token> and anything below it; the token is the customer's secret.
-_CHECKIN_LINK = re.compile(r"(/c/)[A-Za-z0-9_-]+")
+# /c/<token> and anything below it; the token is the customer's secret. Links are also
+# logged percent-encoded, once or twice (`?next=%2Fc%2F<token>`, `%252F`), in any case.
+_SLASH = r"(?:/|%2F|%252F)"
+_CHECKIN_LINK = re.compile(rf"({_SLASH}c{_SLASH})[A-Za-z0-9_-]+", re.IGNORECASE)
 
 
 def redact(text: str) -> str:
@@ -10,16 +12,23 @@ def redact(text: str) -> str:
 
 
 class RedactCheckinLinks(logging.Filter):
-    """Blanks out check-in tokens in log records (access logs, errors)."""
+    """Blanks out check-in tokens in log records (access logs, errors, tracebacks).
+
+    The record is redacted as it will be printed: the message with its arguments filled
+    in (whatever their type: gunicorn passes a dict of request atoms, others objects
+    whose text holds a URL), and the traceback's text.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        if record.args:
-            if isinstance(record.args, tuple):
-                record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
-            elif isinstance(record.args, dict):
-                record.args = {
-                    k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()
-                }
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True  # a malformed record: logging reports it as it would
+        record.msg, record.args = redact(message), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True

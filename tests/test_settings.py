@@ -121,6 +121,9 @@ def test_production_settings_pass_the_deploy_check():
         SECRET_KEY="a-long-and-random-production-secret-key-0123456789-abcdefghijklmnop",
         ALLOWED_HOSTS="pitlane.example.com",
         SITE_URL="https://pitlane.example.com",
+        DATABASE_URL="postgres://pitlane@db.example.com:5432/pitlane",
+        CACHE_URL="redis://cache.example.com:6379/2",
+        DEMO_MODE="false",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

@@ -63,8 +63,9 @@ class HtmxHttpRequest(HttpRequest):
 LIST_REFRESH_SECONDS = 5
 # Changes on the appointment page: the page reloads its body when it hears this.
 CHANGED_EVENT = "appointmentChanged"
-# Signed storage URLs for customer media live this long (S3).
-SIGNED_URL_SECONDS = 300
+# A workshop PC is shared: customer media never stays in its browser cache. The same rule
+# rides along in the signed URL, for the store to answer with (S3).
+MEDIA_CACHE_CONTROL = "private, no-store"
 
 APPOINTMENT_PAGE = "workshop/appointment.html"
 
@@ -550,7 +551,11 @@ def attachment_file(request: HtmxHttpRequest, pk: int, variant: str) -> HttpResp
     try:
         storage.path(field.name)
     except NotImplementedError:
-        return redirect(storage.url(field.name, expire=SIGNED_URL_SECONDS))
+        # Signed for AWS_QUERYSTRING_EXPIRE seconds (minutes).
+        signed = storage.url(field.name, parameters={"ResponseCacheControl": MEDIA_CACHE_CONTROL})
+        to_store = redirect(signed)
+        to_store["Cache-Control"] = MEDIA_CACHE_CONTROL
+        return to_store
     handle = storage.open(field.name, "rb")
     ranged = _byte_range(request.headers.get("Range", ""), field.size)
     if ranged == "unsatisfiable":
@@ -575,7 +580,7 @@ def attachment_file(request: HtmxHttpRequest, pk: int, variant: str) -> HttpResp
         )
     # Videos seek with byte ranges (Safari plays nothing without them).
     response["Accept-Ranges"] = "bytes"
-    response["Cache-Control"] = "private, max-age=3600"
+    response["Cache-Control"] = MEDIA_CACHE_CONTROL
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
 

@@ -5,7 +5,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from notifications.compose import build_message
-from tests.factories import AppointmentFactory, DealershipFactory
+from tests.factories import AppointmentFactory, DealershipFactory, MembershipFactory
+from workshop.models import Role
 
 pytestmark = pytest.mark.django_db
 
@@ -62,13 +63,13 @@ def test_the_outbox_shows_each_message_newest_first_with_clickable_links(
 def test_the_outbox_runs_a_fixed_number_of_queries(
     staff_client, dealership, demo, django_assert_num_queries
 ):
-    # Session, user, the page count, the page of messages with what they show.
+    # Session, user, memberships, the page count, the page of messages with what they show.
     make_messages(dealership, 2)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         staff_client.get(OUTBOX)
     make_messages(dealership, 12)
     make_messages(dealership, 3, channel="email")
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         response = staff_client.get(OUTBOX)
     assert response.content.decode().count('class="outbox-message"') == 17
 
@@ -95,3 +96,27 @@ def test_an_email_opens_as_the_customer_sees_it(staff_client, dealership, demo):
     policy = response["Content-Security-Policy"]
     assert "style-src 'unsafe-inline'" in policy
     assert "script-src 'none'" in policy
+
+
+def test_mechanics_cannot_read_the_outbox(client, mechanic, dealership, demo):
+    """Customers' links, phone numbers and prices are for the office, as on every page."""
+    (email,) = make_messages(dealership, 1, channel="email")
+    client.force_login(mechanic)
+    assert client.get(OUTBOX).status_code == 404
+    assert client.get(reverse("notifications:outbox_email", args=[email.pk])).status_code == 404
+
+
+def test_a_mechanic_who_is_a_receptionist_elsewhere_reads_only_that_outbox(
+    client, mechanic, dealership, demo
+):
+    office = DealershipFactory()
+    MembershipFactory(user=mechanic, dealership=office, role=Role.RECEPTIONIST)
+    (workshop_email,) = make_messages(dealership, 1, channel="email")
+    (office_email,) = make_messages(office, 1, channel="email")
+    client.force_login(mechanic)
+    html = client.get(OUTBOX).content.decode()
+    assert f'id="message-{office_email.pk}"' in html
+    assert f'id="message-{workshop_email.pk}"' not in html
+    email_url = "notifications:outbox_email"
+    assert client.get(reverse(email_url, args=[office_email.pk])).status_code == 200
+    assert client.get(reverse(email_url, args=[workshop_email.pk])).status_code == 404

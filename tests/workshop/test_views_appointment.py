@@ -409,7 +409,8 @@ def test_photos_open_large_and_videos_play_with_a_poster(staff_client, visit, me
     response = staff_client.get(large)
     assert response["Content-Type"] == "image/jpeg"
     assert b"".join(response.streaming_content)[:3] == b"\xff\xd8\xff"
-    assert response["Cache-Control"] == "private, max-age=3600"
+    # A workshop PC is shared: a customer's photo is not kept in its browser cache.
+    assert response["Cache-Control"] == "private, no-store"
     clip_response = staff_client.get(reverse("workshop:attachment", args=[clip.pk, "file"]))
     assert clip_response["Content-Type"] == "video/mp4"
 
@@ -489,10 +490,13 @@ def test_on_s3_media_are_a_redirect_to_a_short_lived_signed_url(staff_client, vi
     )
     response = staff_client.get(reverse("workshop:attachment", args=[attachment.pk, "file"]))
     assert response.status_code == 302
+    assert response["Cache-Control"] == "private, no-store"
     location = response["Location"]
     assert location.startswith("http://127.0.0.1:9/pitlane-media/checkins/1/0123abcd?")
     query = parse_qs(urlsplit(location).query)
     assert "Signature" in query or "X-Amz-Signature" in query
+    # The store answers the signed URL with the same caching rule.
+    assert query["response-cache-control"] == ["private, no-store"]
     if "Expires" in query:  # signature version 2: an instant
         assert 0 < int(query["Expires"][0]) - time.time() <= 301
     else:
@@ -549,3 +553,19 @@ def test_mechanics_cannot_resend_invitations(client, mechanic, dealership):
     url = reverse("workshop:resend_invitation", args=[appointment.pk])
     assert client.post(url).status_code == 404
     assert not Message.objects.exists()
+
+
+def test_every_signed_media_url_expires_within_minutes():
+    """Any signed URL of the store, not only the staff view's (the portal's thumbnails)."""
+    from storages.backends.s3 import S3Storage
+
+    storage = S3Storage(
+        bucket_name="pitlane-media",
+        endpoint_url="http://127.0.0.1:9",
+        access_key="test",
+        secret_key="test-secret",
+        region_name="us-east-1",
+        signature_version="s3v4",
+    )
+    query = parse_qs(urlsplit(storage.url("checkins/1/thumb.jpg")).query)
+    assert query["X-Amz-Expires"] == ["300"]
