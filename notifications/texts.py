@@ -235,10 +235,7 @@ def contrast_ink(colour: str) -> str:
 
 
 def logo_url(dealership: Dealership) -> str:
-    if not dealership.logo:
-        return ""
-    url = dealership.logo.url
-    return url if url.startswith(("http://", "https://")) else f"{settings.SITE_URL}{url}"
+    return f"{settings.SITE_URL}{dealership.logo_url}" if dealership.logo else ""
 
 
 def render(

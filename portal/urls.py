@@ -8,6 +8,7 @@ _files = "<str:token>/remarks/<int:remark_id>/files/"
 
 urlpatterns = [
     re_path(r"^theme/(?P<colour>[0-9a-f]{6})\.css$", views.theme, name="theme"),
+    path("logo/<slug:slug>/<str:name>", views.logo, name="logo"),
     # The link as sent (no trailing slash, to keep the SMS short) opens at once, no redirect.
     path("<str:token>", views.welcome, name="link"),
     path("<str:token>/", views.welcome, name="welcome"),

@@ -8,14 +8,17 @@ saved as a draft at once; "Send" opens the drafts for the receptionists.
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import translation
+from django.utils.cache import patch_cache_control
 from django.utils.functional import Promise
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -34,7 +37,7 @@ from portal.forms import ContactForm, RemarkForm, ServicesForm
 from portal.ics import appointment_ics
 from portal.theme import theme_css
 from workshop import checkin as flow
-from workshop.models import CheckInItem, Offer, OnlineCheckIn
+from workshop.models import CheckInItem, Dealership, Offer, OnlineCheckIn
 
 
 @dataclass(frozen=True)
@@ -380,6 +383,27 @@ def theme(request: HttpRequest, colour: str) -> HttpResponse:
     Its URL names the colour, so it is cached for good and changes with the colour.
     """
     return HttpResponse(theme_css(colour), content_type="text/css; charset=utf-8")
+
+
+@require_safe
+def logo(request: HttpRequest, slug: str, name: str) -> HttpResponseBase:
+    """A dealership's logo, public like its web site's: e-mails and the portal show it.
+
+    Its URL stays the same for as long as the logo does (a new upload gets a new name),
+    so mail programs that fetch images days later still find it; on S3 each request is
+    sent on to a freshly signed URL, as media there are private.
+    """
+    dealership = get_object_or_404(Dealership.objects.exclude(logo=""), slug=slug)
+    if dealership.logo_file_name != name:
+        raise Http404("No such logo")
+    url = dealership.logo.url
+    if url.startswith(("http://", "https://")):
+        response: HttpResponseBase = redirect(url)
+        patch_cache_control(response, public=True, max_age=settings.MEDIA_URL_SECONDS // 2)
+        return response
+    response = FileResponse(dealership.logo.open("rb"))
+    patch_cache_control(response, public=True, max_age=7 * 24 * 3600)
+    return response
 
 
 def rate_limited(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -1,5 +1,6 @@
 """The dealership's domain: who, what car, when, what work, and what the customer sent in."""
 
+import posixpath
 import secrets
 import zoneinfo
 from datetime import date, datetime, time, timedelta
@@ -10,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
@@ -102,6 +104,17 @@ class Dealership(models.Model):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def logo_file_name(self) -> str:
+        return posixpath.basename(self.logo.name or "")
+
+    @property
+    def logo_url(self) -> str:
+        """The logo's public, lasting address (a view, as media are private); '' for none."""
+        if not self.logo:
+            return ""
+        return reverse("portal:logo", args=[self.slug, self.logo_file_name])
 
     @property
     def address(self) -> str:

@@ -171,7 +171,8 @@ def test_an_email_is_branded_and_comes_from_the_dealership(settings):
     html, mimetype = email.alternatives[0]
     assert mimetype == "text/html"
     assert "background:#0f5c8c" in html
-    assert 'src="https://checkin.example.com/media/dealerships/logo' in html
+    logo = f"https://checkin.example.com/c/logo/{dealership.slug}/{dealership.logo_file_name}"
+    assert f'src="{logo}"' in html
     assert appointment.checkin.link in email.body
     assert email.extra_headers["Message-ID"] == f"<{message.callback_key}@pitlane>"
 
