@@ -399,7 +399,7 @@ def logo(request: HttpRequest, slug: str, name: str) -> HttpResponseBase:
     url = dealership.logo.url
     if url.startswith(("http://", "https://")):
         response: HttpResponseBase = redirect(url)
-        patch_cache_control(response, public=True, max_age=settings.MEDIA_URL_SECONDS // 2)
+        patch_cache_control(response, public=True, max_age=settings.AWS_QUERYSTRING_EXPIRE // 2)
         return response
     response = FileResponse(dealership.logo.open("rb"))
     patch_cache_control(response, public=True, max_age=7 * 24 * 3600)
