@@ -313,6 +313,14 @@ def language(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
 
 
 @portal_view
+@require_POST
+def seen(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+    """The page's script says a person sees it (`portal.visits`): `portal_view` records
+    the opening, as it does for any post from the page."""
+    return HttpResponse(status=204)
+
+
+@portal_view
 @require_safe
 def calendar(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
     response = HttpResponse(
