@@ -31,7 +31,7 @@ def step_of(request: HttpRequest) -> str:
 
 def _page_before(request: HttpRequest, checkin: OnlineCheckIn) -> str | None:
     """The step this browser was shown before on this link, if its cookie says so."""
-    value = request.get_signed_cookie(COOKIE, default="", salt=_SALT)
+    value = request.get_signed_cookie(COOKIE, default="", salt=_SALT) or ""
     checkin_id, _, step = value.partition(":")
     return step if checkin_id == str(checkin.pk) else None
 

@@ -301,8 +301,14 @@ class Answers:
         for item in shown:
             if item.offer_id is not None:
                 item.terms = answered_terms(item)  # type: ignore[attr-defined]
-        order = {State.OPEN: 0, State.HANDLED: 1}
-        shown.sort(key=lambda item: (order.get(item.state, 2), item.submitted_at, item.pk))
+        order: dict[str, int] = {State.OPEN: 0, State.HANDLED: 1}
+        shown.sort(
+            key=lambda item: (
+                order.get(item.state, 2),
+                item.submitted_at or item.created_at,
+                item.pk,
+            )
+        )
         return shown
 
 
