@@ -240,9 +240,11 @@ class Answers:
         """The offers the customer sees, in catalogue order: each active one, and each
         they answered that is no longer offered."""
         answered = self._answered_offers
-        others = Offer.objects.filter(
-            dealership_id=self.checkin.appointment.dealership_id, active=True
-        ).exclude(pk__in=[offer.pk for offer in answered])
+        others = (
+            Offer.objects.active()
+            .filter(dealership_id=self.checkin.appointment.dealership_id)
+            .exclude(pk__in=[offer.pk for offer in answered])
+        )
         lines = self._lines([*answered, *others])
         if "answered" not in self.__dict__:  # read once, for both
             ids = {offer.pk for offer in answered}

@@ -419,16 +419,6 @@ class Offer(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def text_in(self, language: str) -> tuple[str, str]:
-        """Name and description in `language`, falling back to the catalogue's own.
-
-        Uses prefetched `translations` when the caller prefetched them.
-        """
-        for translation in self.translations.all():
-            if translation.language == language:
-                return translation.name, translation.description or self.description
-        return self.name, self.description
-
 
 class OfferTranslation(models.Model):
     """An offer's name and description for customers in another language."""
