@@ -217,6 +217,29 @@ def test_the_whole_check_in_works_without_javascript(live_server, browser: Brows
     finally:
         context.close()
     assert_sent(checkin)
+    assert opened_events() == 1  # without JavaScript, by the second page it asked for
+
+
+def opened_events() -> int:
+    return AppointmentEvent.objects.filter(kind=AppointmentEvent.Kind.CHECKIN_OPENED).count()
+
+
+def test_a_person_opening_the_link_is_recorded_once(live_server, phone_page: Page, checkin):
+    """A link scanner's fetch records nothing (tests/portal/test_opened.py); a browser
+    that shows the page says so once."""
+    with phone_page.expect_response(lambda response: response.url.endswith("/seen/")) as seen:
+        phone_page.goto(live_server.url + reverse("portal:link", args=[checkin.token]))
+    assert seen.value.status == 204
+    checkin.refresh_from_db()
+    assert checkin.opened_at is not None
+    assert opened_events() == 1
+
+    phone_page.get_by_role("link", name=nl("Start check-in")).click()
+    expect(phone_page.get_by_role("heading", name=nl("How we reach you"))).to_be_visible()
+    phone_page.reload()
+    expect(phone_page.get_by_role("heading", name=nl("How we reach you"))).to_be_visible()
+    assert phone_page.evaluate("document.body.dataset.seenUrl") is None
+    assert opened_events() == 1
 
 
 def test_the_language_switch_works_and_sticks(live_server, phone_page: Page, checkin):

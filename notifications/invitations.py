@@ -94,12 +94,11 @@ def dispatch_due_invitations(now: datetime | None = None) -> list[Message]:
         within_lead |= Q(
             appointment__dealership_id__in=dealership_ids, appointment__starts_at__lt=horizon
         )
-    due = OnlineCheckIn.objects.filter(
-        within_lead,
-        invitation_status=Invitation.NOT_DUE,
-        appointment__status=Appointment.Status.SCHEDULED,
-        appointment__starts_at__gt=now,
-    ).order_by()
+    due = (
+        OnlineCheckIn.objects.still_open(now)
+        .filter(within_lead, invitation_status=Invitation.NOT_DUE)
+        .order_by()
+    )
     overrides = compose.overrides_for(d.pk for d in dealerships)
 
     return _claim_in_batches(
@@ -183,18 +182,20 @@ def dispatch_due_reminders(now: datetime | None = None) -> list[Message]:
     if not dealerships:
         return []
     lead = schedule.reminder_lead()
-    due = OnlineCheckIn.objects.filter(
-        appointment__dealership__in=dealerships,
-        appointment__status=Appointment.Status.SCHEDULED,
-        appointment__starts_at__gt=now,
-        appointment__starts_at__lte=now + lead,
-        invitation_status__in=[Invitation.SENT, Invitation.DELIVERED],
-        # Only who was invited before the reminder point: a late booking's fresh
-        # invitation is not followed by a reminder minutes later.
-        invited_at__lt=F("appointment__starts_at") - lead,
-        opened_at__isnull=True,
-        reminded_at__isnull=True,
-    ).order_by()
+    due = (
+        OnlineCheckIn.objects.still_open(now)
+        .filter(
+            appointment__dealership__in=dealerships,
+            appointment__starts_at__lte=now + lead,
+            invitation_status__in=[Invitation.SENT, Invitation.DELIVERED],
+            # Only who was invited before the reminder point: a late booking's fresh
+            # invitation is not followed by a reminder minutes later.
+            invited_at__lt=F("appointment__starts_at") - lead,
+            opened_at__isnull=True,
+            reminded_at__isnull=True,
+        )
+        .order_by()
+    )
     overrides = compose.overrides_for(d.pk for d in dealerships)
 
     return _claim_in_batches(
@@ -247,7 +248,7 @@ def resend_invitation(appointment: Appointment, by) -> Message:
         )
         appointment = checkin.appointment
         appointment.checkin = checkin
-        if appointment.status != Appointment.Status.SCHEDULED or appointment.starts_at <= now:
+        if not appointment.is_upcoming(now):
             raise CheckInClosed()
         recent = (
             Message.objects.filter(

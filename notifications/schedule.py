@@ -27,9 +27,8 @@ def invitation_horizon(dealership: Dealership, now: datetime) -> datetime:
 
 
 def invitation_due(appointment: Appointment, now: datetime) -> bool:
-    return (
-        appointment.status == Appointment.Status.SCHEDULED
-        and now < appointment.starts_at < invitation_horizon(appointment.dealership, now)
+    return appointment.is_upcoming(now) and appointment.starts_at < invitation_horizon(
+        appointment.dealership, now
     )
 
 

@@ -22,11 +22,11 @@ from django.utils.translation import gettext_lazy as _
 
 from notifications import gsm
 from notifications.models import PLACEHOLDER, MessageText, Purpose
+from workshop.answers import read_answers
 from workshop.models import (
     Appointment,
     AppointmentEvent,
     Channel,
-    CheckInItem,
     Dealership,
     OnlineCheckIn,
 )
@@ -119,8 +119,9 @@ def long_date(appointment: Appointment, language: str) -> str:
 
 
 def confirmation_for(checkin: OnlineCheckIn, language: str) -> Confirmation:
-    """The customer's answers as staff have them now: accepted offers with the price
-    the customer saw, offers to hear about, and remarks.
+    """The customer's answers as staff have them now (`workshop.answers`, as the done
+    page shows them): accepted offers at the price the customer saw, offers to hear
+    about, and remarks.
 
     The remarks' subjects only while the e-mail address and mobile number are the ones
     we had: once the customer changed either on the check-in page, the confirmation (to
@@ -128,46 +129,21 @@ def confirmation_for(checkin: OnlineCheckIn, language: str) -> Confirmation:
     holder cannot send their own text from the dealership to an address they choose.
     """
     dealership = checkin.appointment.dealership
-    items = (
-        checkin.items.filter(state__in=[CheckInItem.State.OPEN, CheckInItem.State.HANDLED])
-        .prefetch_related("offer__translations")
-        .order_by("created_at", "pk")
-    )
-    latest_per_offer: dict[int, CheckInItem] = {}
-    remarks = []
-    for item in items:
-        if item.offer_id is None:
-            remarks.append(item.subject)
-        else:
-            latest_per_offer[item.offer_id] = item
+    sent = read_answers(checkin, language).sent
+    remarks = [remark.subject for remark in sent.remarks]
     address_changed = AppointmentEvent.objects.filter(
         appointment_id=checkin.appointment_id,
         kind=AppointmentEvent.Kind.CONTACT_CHANGED,
         actor=AppointmentEvent.Actor.CUSTOMER,
         field__in=["email", "phone"],
     ).exists()
-    result = Confirmation(remarks=[] if address_changed else remarks, remark_count=len(remarks))
-    total = Decimal("0.00")
-    for item in latest_per_offer.values():
-        name = offer_name_in(item, language)
-        if item.kind == CheckInItem.Kind.OFFER_ACCEPTED:
-            price = item.offer_price or Decimal("0.00")
-            total += price
-            result.accepted.append((name, money(price, dealership, language)))
-        elif item.kind == CheckInItem.Kind.OFFER_CONTACT:
-            result.contact.append(name)
-    result.total = money(total, dealership, language)
-    return result
-
-
-def offer_name_in(item: CheckInItem, language: str) -> str:
-    """The offer by the name the customer read on the page: its translation into
-    `language`, else the name kept on the item when they answered."""
-    if item.offer is not None:
-        for translation in item.offer.translations.all():
-            if translation.language == language:
-                return translation.name
-    return item.offer_name
+    return Confirmation(
+        accepted=[(c.name, money(c.price, dealership, language)) for c in sent.accepted],
+        total=money(sent.services_total, dealership, language),
+        contact=[c.name for c in sent.contact],
+        remarks=[] if address_changed else remarks,
+        remark_count=len(remarks),
+    )
 
 
 def money(amount: Decimal, dealership: Dealership, language: str) -> str:

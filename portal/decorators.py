@@ -18,6 +18,7 @@ from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
 from django_ratelimit.decorators import ratelimit
 
+from portal import visits
 from portal.tokens import find_checkin
 from workshop.checkin import record_opened
 from workshop.models import OnlineCheckIn
@@ -94,7 +95,8 @@ def portal_view(view: PortalView) -> Callable[..., HttpResponseBase]:
                     status=410,
                 )
             else:
-                if checkin.opened_at is None:
+                # Opened: only by a request a person's browser makes, never a scanner's GET.
+                if checkin.opened_at is None and visits.is_a_visit(request, checkin):
                     record_opened(checkin)
                 try:
                     response = view(request, checkin, *args, **kwargs)
@@ -107,6 +109,7 @@ def portal_view(view: PortalView) -> Callable[..., HttpResponseBase]:
                         {"dealership": checkin.appointment.dealership},
                         status=404,
                     )
+                visits.remember_page(request, response, checkin)
             if isinstance(response, TemplateResponse):
                 response.render()
         return make_private(response)

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from phonenumber_field.formfields import PhoneNumberField
 
-from workshop.checkin import OfferChoice
+from workshop.answers import OfferChoice, OfferLine
 from workshop.models import Channel, CheckInItem, Customer, Offer
 
 REMARK_DESCRIPTION_MAX = 2000
@@ -79,16 +79,19 @@ OFFER_CHOICES = [
 
 
 class ServicesForm(forms.Form):
-    """One radio group per active offer, named `offer-<id>`."""
+    """One radio group per offer line, named `offer-<id>`, set to the current answer.
 
-    def __init__(self, *args: object, offers: list[Offer], current: dict[int, str], **kwargs):
+    An offer no longer in the catalogue offers only what its line allows (keep the
+    answer, or take it back)."""
+
+    def __init__(self, *args: object, lines: list[OfferLine], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.offers = offers
-        for offer in offers:
-            self.fields[self.field_name(offer)] = forms.ChoiceField(
-                label=offer.name,
-                choices=OFFER_CHOICES,
-                initial=current.get(offer.pk, OfferChoice.NONE),
+        self.lines = lines
+        for line in lines:
+            self.fields[self.field_name(line.offer)] = forms.ChoiceField(
+                label=line.name,
+                choices=[(value, label) for value, label in OFFER_CHOICES if value in line.choices],
+                initial=line.current,
                 widget=forms.RadioSelect,
                 required=False,
             )
@@ -97,13 +100,15 @@ class ServicesForm(forms.Form):
     def field_name(offer: Offer) -> str:
         return f"offer-{offer.pk}"
 
-    def choices(self) -> dict[Offer, str]:
-        """Only the offers the form carried an answer for."""
-        return {
-            offer: self.cleaned_data[self.field_name(offer)]
-            for offer in self.offers
-            if self.cleaned_data.get(self.field_name(offer))
-        }
+    def changed_choices(self) -> dict[Offer, str]:
+        """The answers that differ from the current ones; offers the form carried no
+        answer for are left as they are."""
+        changed = {}
+        for line in self.lines:
+            choice = self.cleaned_data.get(self.field_name(line.offer))
+            if choice and choice != line.current:
+                changed[line.offer] = choice
+        return changed
 
 
 class RemarkForm(forms.Form):

@@ -22,6 +22,7 @@ urlpatterns = [
     path("<str:token>/review/", views.review, name="review"),
     path("<str:token>/done/", views.done, name="done"),
     path("<str:token>/language/", views.language, name="language"),
+    path("<str:token>/seen/", views.seen, name="seen"),
     path("<str:token>/calendar.ics", views.calendar, name="calendar"),
     # Photos and videos on a draft remark.
     path(_files, upload_views.remark_files, name="remark_files"),

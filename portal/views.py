@@ -11,7 +11,6 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Prefetch
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
@@ -37,7 +36,8 @@ from portal.forms import ContactForm, RemarkForm, ServicesForm
 from portal.ics import appointment_ics
 from portal.theme import theme_css
 from workshop import checkin as flow
-from workshop.models import CheckInItem, Dealership, Offer, OnlineCheckIn
+from workshop.answers import Answers, read_answers
+from workshop.models import CheckInItem, Dealership, OnlineCheckIn
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,11 @@ def page(
     *,
     step: str = "",
     status: int = 200,
+    answers: Answers | None = None,
 ) -> TemplateResponse:
-    """A step page with what every step shows: branding, progress, back and next."""
+    """A step page with what every step shows: branding, progress, back and next.
+
+    Pass the `answers` the page read, if it read them: they also tell what is unsent."""
     appointment = checkin.appointment
     step = step or template
     index = STEP_NAMES.index(step) if step in STEP_NAMES else len(STEPS) - 1
@@ -96,79 +99,31 @@ def page(
             "back_url": step_url(checkin, STEP_NAMES[index - 1]) if index else "",
             "next_url": step_url(checkin, STEP_NAMES[index + 1]) if index < len(STEPS) - 1 else "",
             "current_step": step,
-            "has_unsent": flow.has_unsent_answers(checkin),
+            "has_unsent": answers.has_unsent if answers else flow.has_unsent_answers(checkin),
             **(context or {}),
         },
         status=status,
     )
 
 
-def active_offers(checkin: OnlineCheckIn, language: str) -> list[tuple[Offer, str, str]]:
-    """(offer, name, description) in the page's language; two queries whatever the count."""
-    offers = (
-        Offer.objects.active()
-        .filter(dealership_id=checkin.appointment.dealership_id)
-        .prefetch_related("translations")
-    )
-    return [(offer, *offer.text_in(language)) for offer in offers]
-
-
-def remarks_of(checkin: OnlineCheckIn) -> list[CheckInItem]:
-    """Remarks not withdrawn, files prefetched; two queries whatever the count."""
-    return list(
-        checkin.items.filter(kind=CheckInItem.Kind.REMARK)
-        .exclude(state=CheckInItem.State.WITHDRAWN)
-        .prefetch_related(Prefetch("attachments"))
-        .order_by("created_at", "pk")
-    )
-
-
-@dataclass(frozen=True)
-class OfferRow:
-    offer: Offer
-    name: str
-    description: str
-    answer: flow.OfferAnswer
-
-
-def offer_rows(checkin: OnlineCheckIn, language: str) -> list[OfferRow]:
-    answers = flow.offer_answers(checkin)
-    return [
-        OfferRow(offer, name, description, answers.get(offer.pk, flow.OfferAnswer()))
-        for offer, name, description in active_offers(checkin, language)
-    ]
-
-
-def summary(checkin: OnlineCheckIn, language: str, *, sent_only: bool = False) -> dict:
-    """What review shows (current answers, changes marked) and done shows (what was sent):
-    answers per offer, remarks, totals."""
+def summary(answers: Answers, *, sent: bool = False) -> dict:
+    """What review shows (current answers, changes marked) and done shows (what was
+    sent): answers per offer, remarks, totals, from the one read model of the answers."""
+    checkin = answers.checkin
+    version = answers.sent if sent else answers.current
     work_items = list(checkin.appointment.work_items.all())
-    rows = offer_rows(checkin, language)
-    remarks = remarks_of(checkin)
-
-    def choice(row: OfferRow) -> str:
-        return row.answer.sent if sent_only else row.answer.current
-
-    if sent_only:
-        remarks = [remark for remark in remarks if remark.state != CheckInItem.State.DRAFT]
     work_total = sum((item.price for item in work_items), Decimal("0.00"))
-    accepted = [row for row in rows if choice(row) == flow.OfferChoice.ACCEPT]
-    services_total = sum((row.offer.price for row in accepted), Decimal("0.00"))
     return {
         "work_items": work_items,
         "work_total": work_total,
-        "accepted": accepted,
-        "contact": [row for row in rows if choice(row) == flow.OfferChoice.CONTACT],
-        "dropped": [
-            row
-            for row in rows
-            if not sent_only and choice(row) == flow.OfferChoice.NONE and row.answer.is_changed
-        ],
-        "services_total": services_total,
-        "grand_total": work_total + services_total,
-        "remarks": remarks,
+        "accepted": version.accepted,
+        "contact": version.contact,
+        "dropped": version.dropped,
+        "services_total": version.services_total,
+        "grand_total": work_total + version.services_total,
+        "remarks": version.remarks,
         # Before the first send everything is unsent: the page says so once, not per line.
-        "show_status": checkin.is_answered and not sent_only,
+        "show_status": checkin.is_answered and not sent,
     }
 
 
@@ -215,36 +170,32 @@ def work(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
 @portal_view
 @require_http_methods(["GET", "POST"])
 def services(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
-    rows = offer_rows(checkin, translation.get_language())
-    current = {row.offer.pk: row.answer.current for row in rows}
-    form = ServicesForm(request.POST or None, offers=[row.offer for row in rows], current=current)
+    answers = read_answers(checkin, translation.get_language())
+    form = ServicesForm(request.POST or None, lines=answers.offers)
     autosave = request.POST.get("autosave", "") if request.htmx else ""  # type: ignore[attr-defined]
     if request.method == "POST" and form.is_valid():
-        for offer, choice in form.choices().items():
-            if choice != current[offer.pk]:
-                flow.set_offer_choice(checkin, offer, choice)
+        flow.set_offer_choices(checkin, form.changed_choices())
         if autosave:
             return saved_offer(request, checkin, autosave)
         return redirect(next_step_url(checkin, "services"))
-    fields = [(row, form[ServicesForm.field_name(row.offer)]) for row in rows]
-    return page(request, checkin, "services", {"form": form, "rows": fields})
+    rows = [(line, form[ServicesForm.field_name(line.offer)]) for line in answers.offers]
+    return page(request, checkin, "services", {"form": form, "rows": rows}, answers=answers)
 
 
 def saved_offer(request: HttpRequest, checkin: OnlineCheckIn, offer_id: str) -> HttpResponse:
     """One offer's card after htmx saved a changed answer, with its new sent/unsent state."""
-    rows = {str(row.offer.pk): row for row in offer_rows(checkin, translation.get_language())}
-    row = rows.get(offer_id)
-    if row is None:
+    answers = read_answers(checkin, translation.get_language())
+    line = next((line for line in answers.offers if str(line.offer.pk) == offer_id), None)
+    if line is None:
         return HttpResponse(status=204)
-    form = ServicesForm(
-        offers=[row.offer], current={row.offer.pk: row.answer.current}, auto_id="id_%s"
-    )
+    form = ServicesForm(lines=[line], auto_id="id_%s")
     return page(
         request,
         checkin,
         "services.html#offer",
-        {"row": row, "field": form[ServicesForm.field_name(row.offer)]},
+        {"row": line, "field": form[ServicesForm.field_name(line.offer)]},
         step="services",
+        answers=answers,
     )
 
 
@@ -268,12 +219,14 @@ def remarks(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
                 _("Remark added. You can add photos or videos to it below, or add another."),
             )
             return redirect(f"{step_url(checkin, 'remarks')}#remark-{remark.pk}")
+    answers = read_answers(checkin, files=True)
     return page(
         request,
         checkin,
         "remarks",
-        {"form": form, "remarks": remarks_of(checkin)},
+        {"form": form, "remarks": answers.remarks},
         status=400 if form.errors else 200,
+        answers=answers,
     )
 
 
@@ -327,7 +280,8 @@ def review(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
             if checkin.last_answered_at != sent_before:  # a double tap sends nothing new
                 invitations.queue_confirmation(checkin)
         return redirect(step_url(checkin, "done"))
-    return page(request, checkin, "review", summary(checkin, translation.get_language()))
+    answers = read_answers(checkin, translation.get_language(), files=True)
+    return page(request, checkin, "review", summary(answers), answers=answers)
 
 
 @portal_view
@@ -335,12 +289,9 @@ def review(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
 def done(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
     if not checkin.is_answered:
         return redirect(step_url(checkin, "review"))
+    answers = read_answers(checkin, translation.get_language(), files=True)
     return page(
-        request,
-        checkin,
-        "done",
-        summary(checkin, translation.get_language(), sent_only=True),
-        step="review",
+        request, checkin, "done", summary(answers, sent=True), step="review", answers=answers
     )
 
 
@@ -362,6 +313,14 @@ def language(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
     ):
         back = base
     return redirect(back)
+
+
+@portal_view
+@require_POST
+def seen(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+    """The page's script says a person sees it (`portal.visits`): `portal_view` records
+    the opening, as it does for any post from the page."""
+    return HttpResponse(status=204)
 
 
 @portal_view

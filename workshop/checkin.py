@@ -5,6 +5,7 @@ staff views, tasks and the demo seeder all call these.
 """
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -13,6 +14,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from workshop import answers
+from workshop.answers import OfferChoice
 from workshop.models import (
     Appointment,
     AppointmentEvent,
@@ -29,22 +32,6 @@ if TYPE_CHECKING:
 Kind = CheckInItem.Kind
 State = CheckInItem.State
 Event = AppointmentEvent.Kind
-
-
-class OfferChoice:
-    """The customer's answer to one offer."""
-
-    ACCEPT = "accept"
-    CONTACT = "contact"
-    NONE = "none"
-    ALL = (ACCEPT, CONTACT, NONE)
-
-
-_KIND_FOR_CHOICE = {
-    OfferChoice.ACCEPT: Kind.OFFER_ACCEPTED,
-    OfferChoice.CONTACT: Kind.OFFER_CONTACT,
-}
-_CHOICE_FOR_KIND: dict[str, str] = {v: k for k, v in _KIND_FOR_CHOICE.items()}
 
 
 class ItemAlreadyHandled(Exception):
@@ -77,34 +64,39 @@ def record_opened(checkin: OnlineCheckIn) -> bool:
     return bool(first)
 
 
-def _sent_choice(checkin: OnlineCheckIn, offer: Offer) -> str:
-    latest = (
-        checkin.items.filter(offer=offer, state__in=[State.OPEN, State.HANDLED])
-        .order_by("-created_at", "-pk")
-        .first()
-    )
-    return _CHOICE_FOR_KIND.get(latest.kind, OfferChoice.NONE) if latest else OfferChoice.NONE
-
-
-def set_offer_choice(checkin: OnlineCheckIn, offer: Offer, choice: str) -> None:
-    """Saves the customer's answer to one offer as a draft, sent with the check-in.
+def set_offer_choices(checkin: OnlineCheckIn, choices: Mapping[Offer, str]) -> None:
+    """Saves the customer's answers to offers as drafts, sent with the check-in.
 
     Only a change from what staff already have becomes a draft; changing back to the
-    sent answer leaves nothing to send.
+    sent answer leaves nothing to send. Each draft keeps the offer's name and price as
+    the customer saw them. A fixed number of queries, however many offers.
     """
-    if choice not in OfferChoice.ALL:
-        raise ValueError(f"unknown offer choice {choice!r}")
+    for choice in choices.values():
+        if choice not in OfferChoice.ALL:
+            raise ValueError(f"unknown offer choice {choice!r}")
+    if not choices:
+        return
+    offer_ids = [offer.pk for offer in choices]
     with transaction.atomic():
         OnlineCheckIn.objects.select_for_update().filter(pk=checkin.pk).first()
-        checkin.items.filter(offer=offer, state=State.DRAFT).delete()
-        if choice != _sent_choice(checkin, offer):
-            CheckInItem.objects.create(
+        checkin.items.filter(offer_id__in=offer_ids, state=State.DRAFT).delete()
+        sent = answers.sent_choices(checkin, offer_ids)
+        CheckInItem.objects.bulk_create(
+            CheckInItem(
                 checkin=checkin,
-                kind=_KIND_FOR_CHOICE.get(choice, Kind.OFFER_DECLINED),
+                kind=answers.KIND_FOR_CHOICE[choice],
                 offer=offer,
                 offer_name=offer.name,
                 offer_price=offer.price,
             )
+            for offer, choice in choices.items()
+            if choice != sent.get(offer.pk, OfferChoice.NONE)
+        )
+
+
+def set_offer_choice(checkin: OnlineCheckIn, offer: Offer, choice: str) -> None:
+    """One answer; see `set_offer_choices`."""
+    set_offer_choices(checkin, {offer: choice})
 
 
 def submit_checkin(checkin: OnlineCheckIn) -> list[CheckInItem]:
@@ -121,16 +113,22 @@ def submit_checkin(checkin: OnlineCheckIn) -> list[CheckInItem]:
         drafts = list(locked.items.filter(state=State.DRAFT).order_by("created_at", "pk"))
         if not drafts and locked.answered_at is not None:
             return []
-        opened = []
-        for draft in drafts:
-            if draft.offer_id is not None:
-                replaced = locked.items.filter(offer_id=draft.offer_id, state=State.OPEN).update(
-                    state=State.WITHDRAWN
-                )
-                if draft.kind == Kind.OFFER_DECLINED and replaced:
-                    draft.delete()
-                    continue
-            opened.append(draft)
+        # A changed answer to an offer withdraws the open one staff have; a "no" that
+        # withdrew something has said all it had to say.
+        offer_ids = {draft.offer_id for draft in drafts if draft.offer_id is not None}
+        replaced = set(
+            locked.items.filter(offer_id__in=offer_ids, state=State.OPEN).values_list(
+                "offer_id", flat=True
+            )
+        )
+        if replaced:
+            locked.items.filter(offer_id__in=replaced, state=State.OPEN).update(
+                state=State.WITHDRAWN
+            )
+        said = [d for d in drafts if d.kind == Kind.OFFER_DECLINED and d.offer_id in replaced]
+        if said:
+            CheckInItem.objects.filter(pk__in=[d.pk for d in said]).delete()
+        opened = [draft for draft in drafts if draft not in said]
         CheckInItem.objects.filter(pk__in=[item.pk for item in opened]).update(
             state=State.OPEN, submitted_at=now
         )
@@ -232,13 +230,9 @@ def convert_item(
 
 
 def convert_offer(item: CheckInItem, by: "AbstractBaseUser") -> WorkItem:
-    """An accepted offer becomes a work item at the price the customer accepted."""
-    return convert_item(
-        item,
-        by,
-        description=item.offer_name,
-        price=item.offer_price if item.offer_price is not None else Decimal("0.00"),
-    )
+    """An accepted offer becomes a work item, named and priced as the customer accepted it."""
+    terms = answers.answered_terms(item)
+    return convert_item(item, by, description=terms.name, price=terms.price)
 
 
 def _next_position(appointment: Appointment) -> int:
@@ -287,43 +281,6 @@ def update_contact(
             for field in fields:
                 setattr(customer, field, getattr(locked, field))
     return changed
-
-
-class OfferAnswer:
-    """The customer's answer to one offer: what staff have, and what the page shows now."""
-
-    __slots__ = ("current", "sent")
-
-    def __init__(self, current: str = OfferChoice.NONE, sent: str = OfferChoice.NONE) -> None:
-        self.current = current
-        self.sent = sent
-
-    @property
-    def is_changed(self) -> bool:
-        """Changed on the page but not sent yet."""
-        return self.current != self.sent
-
-
-def offer_answers(checkin: OnlineCheckIn) -> dict[int, OfferAnswer]:
-    """Per offer id, the sent answer and the current one (an unsent draft wins); one query."""
-    answers: dict[int, OfferAnswer] = {}
-    items = (
-        checkin.items.exclude(kind=Kind.REMARK)
-        .filter(state__in=[State.DRAFT, State.OPEN, State.HANDLED])
-        .order_by("created_at", "pk")
-        .values_list("offer_id", "kind", "state")
-    )
-    drafts: dict[int, str] = {}
-    for offer_id, kind, state in items:
-        choice = _CHOICE_FOR_KIND.get(kind, OfferChoice.NONE)
-        answer = answers.setdefault(offer_id, OfferAnswer())
-        if state == State.DRAFT:
-            drafts[offer_id] = choice
-        else:
-            answer.sent = choice
-    for offer_id, answer in answers.items():
-        answer.current = drafts.get(offer_id, answer.sent)
-    return answers
 
 
 def add_remark(

@@ -749,12 +749,8 @@ def showcase_code(language: str, state: str) -> str:
 def showcase_appointments(dealership: Dealership, now: datetime) -> list[tuple[str, Appointment]]:
     """The dealership's showcase appointment per code whose link stays open for a while."""
     appointments = (
-        Appointment.objects.filter(
-            dealership=dealership,
-            external_ref__startswith=SHOWCASE_PREFIX,
-            status=Appointment.Status.SCHEDULED,
-            starts_at__gt=now + timedelta(hours=1),
-        )
+        Appointment.objects.upcoming(now + timedelta(hours=1))
+        .filter(dealership=dealership, external_ref__startswith=SHOWCASE_PREFIX)
         .select_related("dealership", "customer", "checkin")
         .order_by("starts_at", "pk")
     )

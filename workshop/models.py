@@ -224,6 +224,18 @@ class Vehicle(models.Model):
         return f"{self.plate} {self.make} {self.model}"
 
 
+def upcoming_q(now: datetime | None = None, *, via: str = "") -> Q:
+    """The one rule for "is this check-in still open": the appointment is scheduled and
+    has not started. `via` is the path to the appointment from another model
+    (`"appointment__"` from a check-in). `Appointment.is_upcoming` is its Python side."""
+    return Q(
+        **{
+            f"{via}status": Appointment.Status.SCHEDULED,
+            f"{via}starts_at__gt": now or timezone.now(),
+        }
+    )
+
+
 class AppointmentQuerySet(models.QuerySet["Appointment"]):
     def for_dealerships(self, dealerships: "models.QuerySet[Dealership] | list[Dealership]"):
         return self.filter(dealership__in=dealerships)
@@ -245,8 +257,9 @@ class AppointmentQuerySet(models.QuerySet["Appointment"]):
     def pinned(self):
         return self.with_open_items().filter(has_open_items=True)
 
-    def upcoming(self):
-        return self.filter(status=Appointment.Status.SCHEDULED, starts_at__gt=timezone.now())
+    def upcoming(self, now: datetime | None = None):
+        """Scheduled and not started yet (`upcoming_q`): the check-in is still open."""
+        return self.filter(upcoming_q(now))
 
 
 class Appointment(models.Model):
@@ -317,9 +330,9 @@ class Appointment(models.Model):
     def local_end(self) -> datetime:
         return timezone.localtime(self.ends_at, self.dealership.tz)
 
-    @property
-    def has_started(self) -> bool:
-        return self.starts_at <= timezone.now()
+    def is_upcoming(self, now: datetime | None = None) -> bool:
+        """Scheduled and not started yet: `upcoming_q` for one appointment in hand."""
+        return self.status == self.Status.SCHEDULED and self.starts_at > (now or timezone.now())
 
     @property
     def is_pinned(self) -> bool:
@@ -419,16 +432,6 @@ class Offer(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def text_in(self, language: str) -> tuple[str, str]:
-        """Name and description in `language`, falling back to the catalogue's own.
-
-        Uses prefetched `translations` when the caller prefetched them.
-        """
-        for translation in self.translations.all():
-            if translation.language == language:
-                return translation.name, translation.description or self.description
-        return self.name, self.description
-
 
 class OfferTranslation(models.Model):
     """An offer's name and description for customers in another language."""
@@ -459,6 +462,12 @@ def new_link_selector() -> str:
 
 def new_link_verifier() -> str:
     return secrets.token_urlsafe(13)  # 18 characters, 104 bits, compared in constant time
+
+
+class OnlineCheckInQuerySet(models.QuerySet["OnlineCheckIn"]):
+    def still_open(self, now: datetime | None = None):
+        """Check-ins whose appointment is scheduled and has not started (`upcoming_q`)."""
+        return self.filter(upcoming_q(now, via="appointment__"))
 
 
 class OnlineCheckIn(models.Model):
@@ -494,6 +503,8 @@ class OnlineCheckIn(models.Model):
     last_answered_at = models.DateTimeField(_("last answered at"), null=True, blank=True)
     handled_at = models.DateTimeField(_("all items handled at"), null=True, blank=True)
 
+    objects = OnlineCheckInQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("online check-in")
         verbose_name_plural = _("online check-ins")
@@ -524,8 +535,8 @@ class OnlineCheckIn(models.Model):
 
     @property
     def is_closed(self) -> bool:
-        appointment = self.appointment
-        return appointment.status != Appointment.Status.SCHEDULED or appointment.has_started
+        """The link shows "closed" and takes no answers: see `upcoming_q`."""
+        return not self.appointment.is_upcoming()
 
     def rotate_link(self) -> None:
         self.link_selector = new_link_selector()

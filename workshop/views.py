@@ -42,6 +42,7 @@ from workshop.access import (
     get_attachment,
     staff_access,
 )
+from workshop.answers import read_answers
 from workshop.daylist import AppointmentList, Filter
 from workshop.forms import (
     ConvertRemarkForm,
@@ -161,24 +162,6 @@ def switch_dealership(request: HtmxHttpRequest) -> HttpResponse:
 # --- The appointment page ----------------------------------------------------------------
 
 
-def _checkin_items(appointment: Appointment) -> list[CheckInItem]:
-    """What the customer sent, open first; a converted offer has left for the work items."""
-    items = (
-        CheckInItem.objects.submitted()
-        .filter(checkin__appointment=appointment)
-        .select_related("offer", "handled_by", "work_item")
-        .prefetch_related(_ready_attachments())
-        .order_by("submitted_at", "pk")
-    )
-    shown = [
-        item
-        for item in items
-        if not (item.kind == CheckInItem.Kind.OFFER_ACCEPTED and item.work_item_id is not None)
-    ]
-    order = {CheckInItem.State.OPEN: 0, CheckInItem.State.HANDLED: 1}
-    return sorted(shown, key=lambda item: order.get(item.state, 2))
-
-
 def _ready_attachments() -> Prefetch:
     return Prefetch(
         "attachments",
@@ -189,8 +172,9 @@ def _ready_attachments() -> Prefetch:
 
 def _appointment_context(appointment: Appointment) -> dict:
     work_items = list(appointment.work_items.all())
-    items = _checkin_items(appointment)
     checkin = appointment.checkin
+    answers = read_answers(checkin, files=True)
+    items = answers.staff_items
     return {
         "appointment": appointment,
         "customer": appointment.customer,
@@ -198,6 +182,9 @@ def _appointment_context(appointment: Appointment) -> dict:
         "checkin": checkin,
         "items": items,
         "open_count": sum(1 for item in items if item.is_open),
+        # What the customer has asked for as they see it (their done page, their
+        # confirmation): accepted extra services and their total, at the prices they saw.
+        "answered": answers.sent,
         "work_items": work_items,
         "total": sum((w.price for w in work_items), Decimal("0.00")),
         "timeline": timeline_for(appointment),

@@ -95,3 +95,26 @@ def test_rotating_the_link_changes_the_token():
     checkin.refresh_from_db()
     assert checkin.token != old
     assert len(checkin.token) == 26
+
+
+def test_a_checkin_is_open_until_its_scheduled_appointment_starts():
+    now = timezone.now()
+    cases = {
+        "later": (Appointment.Status.SCHEDULED, now + timedelta(minutes=1), True),
+        "starting now": (Appointment.Status.SCHEDULED, now, False),
+        "started": (Appointment.Status.SCHEDULED, now - timedelta(minutes=1), False),
+        "cancelled": (Appointment.Status.CANCELLED, now + timedelta(days=1), False),
+        "done": (Appointment.Status.DONE, now + timedelta(days=1), False),
+    }
+    for ref, (status, starts_at, _open) in cases.items():
+        AppointmentFactory(external_ref=ref, status=status, starts_at=starts_at)
+
+    still_open = set(
+        OnlineCheckIn.objects.still_open(now).values_list("appointment__external_ref", flat=True)
+    )
+    upcoming = set(Appointment.objects.upcoming(now).values_list("external_ref", flat=True))
+    assert still_open == upcoming == {ref for ref, case in cases.items() if case[2]}
+    for checkin in OnlineCheckIn.objects.select_related("appointment"):
+        expected = cases[checkin.appointment.external_ref][2]
+        assert checkin.appointment.is_upcoming(now) is expected
+        assert checkin.is_closed is not (checkin.appointment.is_upcoming())
