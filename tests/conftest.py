@@ -42,6 +42,18 @@ def staff_client(client, receptionist):
     return client
 
 
+@pytest.fixture
+def eager_tasks():
+    """Tasks run in this process when queued (after commit), not on a worker."""
+    from config.celery import app
+
+    before = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = before
+
+
 def database_url_for_subprocess() -> str:
     """The URL of the database this test runs on, for processes the test starts."""
     from django.db import connection

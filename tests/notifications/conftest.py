@@ -272,18 +272,6 @@ def twilio(settings, twilio_env, fake_twilio):
 
 
 @pytest.fixture
-def eager_tasks():
-    """Send tasks run in this process when queued (after commit), not on a worker."""
-    from config.celery import app
-
-    before = (app.conf.task_always_eager, app.conf.task_eager_propagates)
-    app.conf.task_always_eager = True
-    app.conf.task_eager_propagates = True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = before
-
-
-@pytest.fixture
 def always_open(db):
     """A dealership that sends at any hour of any day, so tests run whenever they run."""
     return DealershipFactory(
