@@ -2,6 +2,7 @@ import logging
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TypedDict
 
 from celery import Celery, Task, signals
 from django.db import InterfaceError
@@ -21,7 +22,17 @@ log = logging.getLogger(__name__)
 # Django's health check (CONN_HEALTH_CHECKS) has replaced the connection. Safe for every
 # task here, as each claims its rows with a conditional UPDATE before it does anything.
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (DatabaseOperationalError, InterfaceError)
-RETRY_ON_DATABASE_ERRORS: dict[str, object] = {
+
+
+class RetryOptions(TypedDict):
+    autoretry_for: tuple[type[BaseException], ...]
+    retry_backoff: int
+    retry_backoff_max: int
+    retry_jitter: bool
+    max_retries: int
+
+
+RETRY_ON_DATABASE_ERRORS: RetryOptions = {
     "autoretry_for": DATABASE_ERRORS,
     "retry_backoff": 2,
     "retry_backoff_max": 60,
