@@ -1,7 +1,14 @@
+import logging
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TypedDict
 
-from celery import Celery, signals
+from celery import Celery, Task, signals
+from django.db import InterfaceError
+from django.db import OperationalError as DatabaseOperationalError
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -9,14 +16,76 @@ app = Celery("pitlane")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+log = logging.getLogger(__name__)
+
+# A lost or refused database connection: the task is tried again a little later, when
+# Django's health check (CONN_HEALTH_CHECKS) has replaced the connection. Safe for every
+# task here, as each claims its rows with a conditional UPDATE before it does anything.
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (DatabaseOperationalError, InterfaceError)
+
+
+class RetryOptions(TypedDict):
+    autoretry_for: tuple[type[BaseException], ...]
+    retry_backoff: int
+    retry_backoff_max: int
+    retry_jitter: bool
+    max_retries: int
+
+
+RETRY_ON_DATABASE_ERRORS: RetryOptions = {
+    "autoretry_for": DATABASE_ERRORS,
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+
+# What publishing raises when the broker is down, refuses us or does not answer in time.
+PUBLISH_ERRORS: tuple[type[BaseException], ...] = (OperationalError, RedisError, OSError)
+
+
+def publish(task: Task, argument_lists: Iterable[Sequence[object]]) -> int:
+    """Queues `task` once per argument list, on one broker connection; returns how many
+    were queued.
+
+    Best effort, by design: the caller has already committed the row that says the work
+    is to be done, and a sweep queues again what stays undone. So a broker that is down
+    is logged, not raised: a customer's "Send" or upload never fails for it. The connect
+    timeout and the short retry policy in settings bound how long this can take.
+    """
+    calls = [tuple(args) for args in argument_lists]
+    if task.app.conf.task_always_eager:  # no broker: the task runs here and now
+        for args in calls:
+            task.apply_async(args)
+        return len(calls)
+    queued = 0
+    try:
+        # One connection for the whole batch, not one from the pool per task.
+        with task.app.producer_or_acquire() as producer:
+            for args in calls:
+                task.apply_async(args, producer=producer)
+                queued += 1
+    except PUBLISH_ERRORS as error:
+        log.warning(
+            "Broker unavailable: %d of %d %s tasks not queued; the sweep will queue them: %s",
+            len(calls) - queued,
+            len(calls),
+            task.name,
+            error,
+        )
+    return queued
+
 
 @app.on_after_configure.connect
 def _make_broker_folders(sender: Celery, **kwargs: object) -> None:
-    # kombu's filesystem transport expects its folders to exist.
+    # kombu's filesystem transport expects its folders to exist, and beat the folder of
+    # its schedule file (whatever the broker: without it, beat cannot start).
     options = sender.conf.broker_transport_options or {}
     for key in ("data_folder_in", "data_folder_out", "control_folder"):
         if options.get(key):
             Path(options[key]).mkdir(parents=True, exist_ok=True)
+    if sender.conf.beat_schedule_filename:
+        Path(sender.conf.beat_schedule_filename).parent.mkdir(parents=True, exist_ok=True)
     backend = sender.conf.result_backend or ""
     if backend.startswith("file://"):
         Path(backend.removeprefix("file://")).mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from dotenv import load_dotenv
+from kombu import Queue
 
 from config.env import env_bool, env_choice, env_int, env_list, env_str, env_url
 
@@ -121,7 +122,11 @@ _database_url = env_url(
     f"sqlite:///{VAR_DIR / 'pitlane.sqlite3'}",
     schemes=("postgres", "postgresql", "sqlite"),
 )
-DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+# Connections are kept for a minute, and checked before their first use in each request
+# or task: after a database restart or failover the first one reconnects, not fails.
+DATABASES = {
+    "default": dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # Web, worker and beat share the file: wait for locks instead of failing at once,
@@ -274,6 +279,10 @@ CELERY_BROKER_URL = env_url(
     "CELERY_BROKER_URL", "filesystem://", schemes=("redis", "rediss", "filesystem")
 )
 _celery_dir = VAR_DIR / "celery"
+# Seconds to wait for the broker before a publish counts as failed. Publishing is best
+# effort (the row is the truth, the sweeps re-queue), so a request that queues work
+# must not hang on a broker that is down: connect, one quick retry, then give up.
+BROKER_TIMEOUT_SECONDS = env_int("BROKER_TIMEOUT_SECONDS", 3, minimum=2)
 if CELERY_BROKER_URL.startswith("filesystem"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_celery_dir / "queue"),
@@ -282,8 +291,24 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "store_processed": False,
     }
 else:
-    # A task not acknowledged within this time is delivered again (acks late).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # A task not acknowledged within this time is delivered again (acks late).
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
+        "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+        # Above the 1 s a worker's BRPOP waits for a task.
+        "socket_timeout": BROKER_TIMEOUT_SECONDS,
+    }
+    CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = BROKER_TIMEOUT_SECONDS
+    CELERY_REDIS_SOCKET_TIMEOUT = BROKER_TIMEOUT_SECONDS
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_TIMEOUT_SECONDS
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+# A worker started before the broker keeps trying to reach it.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = env_url(
     "CELERY_RESULT_BACKEND",
     f"file://{_celery_dir / 'results'}",
@@ -294,11 +319,27 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# Sending has a queue, and a worker, of its own: a provider that hangs ties up only the
+# sending slots, while dispatch, the sweeps and photo checks go on in the default queue.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("send"))
+CELERY_TASK_ROUTES = {"notifications.send_message": {"queue": "send"}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(_celery_dir / "beat-schedule")
 CELERY_TIMEZONE = "UTC"
 # How often beat looks for invitations and reminders that are due.
 INVITATION_DISPATCH_SECONDS = env_int("INVITATION_DISPATCH_SECONDS", 300, minimum=10)
 REMINDER_HOURS_BEFORE = env_int("REMINDER_HOURS_BEFORE", 24, minimum=1)
+# How often beat runs the sweeps that re-queue lost work (messages, photo checks).
+SWEEP_SECONDS = env_int("SWEEP_SECONDS", 30, minimum=5)
+# Work queued this long ago and not picked up counts as lost (its task never reached a
+# worker, or the broker dropped it) and is queued again. A second task for the same row
+# is harmless: each claims its row with a conditional UPDATE before doing anything.
+REQUEUE_AFTER_SECONDS = env_int("REQUEUE_AFTER_SECONDS", 60, minimum=10)
+# A photo or video check is stopped after this long (the task's time limit); one started
+# longer ago lost its worker and is checked again, up to this many times; then the file
+# is rejected (it is what kills the workers).
+ATTACHMENT_CHECK_SECONDS = env_int("ATTACHMENT_CHECK_SECONDS", 60, minimum=10)
+ATTACHMENT_CHECK_MAX_INTERRUPTIONS = env_int("ATTACHMENT_CHECK_MAX_INTERRUPTIONS", 3, minimum=1)
 
 # --- Messages out -------------------------------------------------------------
 # Any Django e-mail backend; the embedded default writes each e-mail to a file under var/.
@@ -320,6 +361,10 @@ TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")
 TWILIO_API_URL = env_url("TWILIO_API_URL", "https://api.twilio.com", schemes=("http", "https"))
+# Seconds to connect to Twilio, and to wait for its answer. Short: a provider that hangs
+# holds a sending slot this long, and a send with no answer is looked up later anyway.
+TWILIO_CONNECT_TIMEOUT_SECONDS = env_int("TWILIO_CONNECT_TIMEOUT_SECONDS", 3, minimum=1)
+TWILIO_READ_TIMEOUT_SECONDS = env_int("TWILIO_READ_TIMEOUT_SECONDS", 10, minimum=1)
 if SMS_TRANSPORT == "twilio" and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN):
     raise ImproperlyConfigured(
         "SMS_TRANSPORT=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN."
@@ -437,27 +482,35 @@ MIDDLEWARE.insert(
 )
 
 # --- Notifications ------------------------------------------------------------------
-# Beat runs the dispatcher: invitations and reminders that are due, then the sweep.
+# Beat runs the dispatcher (invitations and reminders that are due), and the sweeps that
+# queue lost work again (messages, photo checks) every SWEEP_SECONDS. A run that waited
+# longer than its interval is superseded by the next one.
 CELERY_BEAT_SCHEDULE = {
     "dispatch-invitations": {
         "task": "notifications.dispatch",
         "schedule": timedelta(seconds=INVITATION_DISPATCH_SECONDS),
-        # A run that waited longer than an interval is superseded by the next one.
         "options": {"expires": INVITATION_DISPATCH_SECONDS},
+    },
+    "sweep-messages": {
+        "task": "notifications.sweep",
+        "schedule": timedelta(seconds=SWEEP_SECONDS),
+        "options": {"expires": SWEEP_SECONDS},
+    },
+    "sweep-attachments": {
+        "task": "portal.sweep_attachments",
+        "schedule": timedelta(seconds=SWEEP_SECONDS),
+        "options": {"expires": SWEEP_SECONDS},
     },
 }
 # A send that failed for a passing reason is tried again after 30 s, 60 s, 120 s...
 MESSAGE_RETRY_SECONDS = env_int("MESSAGE_RETRY_SECONDS", 30, minimum=1)
 # ...up to this many attempts in all; then it counts as failed (and falls back).
 MESSAGE_MAX_ATTEMPTS = env_int("MESSAGE_MAX_ATTEMPTS", 5, minimum=1)
-# A message still "sending" after this long lost its worker mid-send: it is not sent
-# again (it may have gone out) but marked failed for staff to see.
-MESSAGE_SENDING_TIMEOUT_MINUTES = env_int("MESSAGE_SENDING_TIMEOUT_MINUTES", 10, minimum=1)
-if not CELERY_BROKER_URL.startswith("filesystem"):
-    # Redis gives an unacknowledged task (its worker died) to another worker after this.
-    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env_int(
-        "CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1
-    )
+# A message still "sending" after this long lost its worker or the provider's answer
+# (a send is stopped after half of it). The sweep asks the provider whether it has the
+# message: recorded as sent if so, sent again (once) if not. E-mail, which cannot be
+# asked, is not sent again (it may have gone out) but marked failed for staff to see.
+MESSAGE_SENDING_TIMEOUT_MINUTES = env_int("MESSAGE_SENDING_TIMEOUT_MINUTES", 2, minimum=1)
 if SMS_TRANSPORT == "twilio" and not (TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER):
     raise ImproperlyConfigured(
         "SMS_TRANSPORT=twilio needs TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER."

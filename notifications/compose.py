@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from config.celery import publish
 from notifications import texts, transports
 from notifications.models import Message, MessageText
 from workshop.models import Appointment, Channel, Customer, Dealership
@@ -87,17 +88,17 @@ def rerender(message: Message, appointment: Appointment, confirmation=None) -> N
 
 
 def enqueue(messages: Sequence[Message]) -> None:
-    """One send task per message, once the transaction that wrote them commits."""
+    """One send task per message, once the transaction that wrote them commits.
+
+    Best effort (`config.celery.publish`): with the broker down the messages stay
+    queued in the database, and the sweep queues them again."""
     ids = [message.pk for message in messages]
     if not ids:
         return
 
-    def publish() -> None:
+    def queue_sends() -> None:
         from notifications.tasks import send_message
 
-        # One broker connection for the whole batch, not one from the pool per task.
-        with send_message.app.producer_or_acquire() as producer:
-            for message_id in ids:
-                send_message.apply_async((message_id,), producer=producer)
+        publish(send_message, ((message_id,) for message_id in ids))
 
-    transaction.on_commit(publish)
+    transaction.on_commit(queue_sends)

@@ -2,22 +2,28 @@
 
 The send task calls `send_message(id)`. It claims the queued row with a conditional
 UPDATE (queued → sending) and goes on only if it changed one row, so a task delivered
-twice, a second worker or a retry racing the first attempt all find nothing to do.
-A message found "sending" is never sent again: if its worker died mid-send, nobody
-knows whether the customer got it, and `sweep` surfaces it to staff instead.
+twice, a second worker, a retry racing the first attempt or a task the sweep queued
+again all find nothing to do. A message found "sending" is never sent again as it is:
+if its worker died mid-send or the provider did not answer, nobody knows whether the
+customer got it. `sweep` asks the provider (`resolve_unknown`): a message it has is
+recorded as sent, one it never got is queued again, and sent once. E-mail, which
+cannot be asked, is surfaced to staff instead.
 """
 
+import contextlib
 import logging
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import NamedTuple
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
-from notifications import compose, schedule, texts
+from notifications import compose, schedule, texts, transports
 from notifications.models import Message
 from notifications.transports import (
     TWILIO_UNSUBSCRIBED,
@@ -34,6 +40,12 @@ Purpose = Message.Purpose
 Invitation = OnlineCheckIn.InvitationStatus
 
 INTERRUPTED = "Interrupted while sending"
+# The sweep asks the provider about this many messages with an unknown outcome per run,
+# and requeues at most this many whose task was lost.
+RESOLVE_BATCH = 100
+REQUEUE_BATCH = 1000
+# A provider that cannot say for this long whether it has a message: staff decide.
+GIVE_UP_ASKING = timedelta(hours=1)
 # Why a message was not sent or failed, kept in `Message.error` in English; the fixed
 # ones are in the catalogue and translated where staff read them. Provider errors are not.
 OPTED_OUT = gettext_noop("The customer opted out of SMS")
@@ -106,38 +118,48 @@ def send_message(message_id: int, now: datetime | None = None) -> int | None:
     ).update(status=Status.SENDING, attempts=F("attempts") + 1, attempted_at=now)
     if claimed != 1:
         return None
-    message = _load(message_id)
-    appointment = message.appointment
-    assert appointment is not None
+    try:
+        message = _load(message_id)
+        appointment = message.appointment
+        assert appointment is not None
 
-    reason = _reason_not_to_send(message, appointment, now)
-    if reason:
-        _cancel(message, reason)
-        return None
-    if not message.keeps_its_recipient and not appointment.customer.can_receive(message.channel):
-        why = (
-            OPTED_OUT
-            if message.channel == Channel.SMS and appointment.customer.phone
-            else NO_ADDRESS[message.channel]
-        )
-        fail(message, why, from_statuses=[Status.SENDING], now=now)
-        return None
-    if not message.keeps_its_recipient and (
-        appointment.updated_at > message.queued_at
-        or message.recipient != compose.address_for(appointment.customer, message.channel)
-    ):
-        # Moved, or the customer changed their address, since the text was written.
-        confirmation = None
-        if message.purpose == Purpose.CONFIRMATION:
-            confirmation = texts.confirmation_for(appointment.checkin, message.language)
-        compose.rerender(message, appointment, confirmation)
-        message.save(update_fields=["language", "recipient", "subject", "body", "html_body"])
+        reason = _reason_not_to_send(message, appointment, now)
+        if reason:
+            _cancel(message, reason)
+            return None
+        if not message.keeps_its_recipient and not appointment.customer.can_receive(
+            message.channel
+        ):
+            why = (
+                OPTED_OUT
+                if message.channel == Channel.SMS and appointment.customer.phone
+                else NO_ADDRESS[message.channel]
+            )
+            fail(message, why, from_statuses=[Status.SENDING], now=now)
+            return None
+        if not message.keeps_its_recipient and (
+            appointment.updated_at > message.queued_at
+            or message.recipient != compose.address_for(appointment.customer, message.channel)
+        ):
+            # Moved, or the customer changed their address, since the text was written.
+            confirmation = None
+            if message.purpose == Purpose.CONFIRMATION:
+                confirmation = texts.confirmation_for(appointment.checkin, message.language)
+            compose.rerender(message, appointment, confirmation)
+            message.save(update_fields=["language", "recipient", "subject", "body", "html_body"])
+    except DatabaseError:
+        # Nothing has gone out: let go of the claim, so the task's retry can take it.
+        with contextlib.suppress(DatabaseError):
+            Message.objects.filter(pk=message_id, status=Status.SENDING, attempted_at=now).update(
+                status=Status.QUEUED, attempts=F("attempts") - 1
+            )
+        raise
 
     try:
         result = transport_for(message.channel).send(message)
     except DeliveryUnknown as error:
         Message.objects.filter(pk=message.pk).update(error=f"{INTERRUPTED}? {error}")
-        log.warning("Message %s: delivery unknown, not retried: %s", message.pk, error)
+        log.warning("Message %s: delivery unknown, left to the sweep to ask: %s", message.pk, error)
         return None
     except TransportError as error:
         return _after_failure(message, error, now)
@@ -461,45 +483,135 @@ def _match_sender(phone: str) -> tuple[Appointment | None, Customer | None]:
 # --- The sweep ---------------------------------------------------------------------------
 
 
-def sweep(now: datetime | None = None) -> tuple[int, int]:
-    """Surfaces messages stuck in "sending" and re-queues ones whose task was lost.
+class Swept(NamedTuple):
+    requeued: int  # queued, but their task was lost: queued again
+    found: int  # no answer from the provider, which has them: recorded as sent
+    resent: int  # no answer from the provider, which never got them: queued again
+    failed: int  # no answer and no way to ask (e-mail), or no attempts left: failed
+    unresolved: int  # the provider cannot tell us now: asked again next time
 
-    Returns (stuck, requeued). Re-queueing is safe: the send task's claim lets only
-    one of any duplicates through.
+
+class Outcome(StrEnum):
+    FOUND = "found"
+    RESENT = "resent"
+    FAILED = "failed"
+    UNRESOLVED = "unresolved"
+
+
+def sweep(now: datetime | None = None) -> Swept:
+    """Recovers messages whose send was lost; run by beat every SWEEP_SECONDS.
+
+    - "sending" for longer than MESSAGE_SENDING_TIMEOUT_MINUTES: the worker died or the
+      provider never answered. `resolve_unknown` asks the provider, a few at a time, and
+      stops asking for this run at the first question it cannot answer.
+    - "queued" for REQUEUE_AFTER_SECONDS past when its task should have run (at once, or
+      after its retry's backoff): the task was lost (the broker was down when it was
+      queued, or dropped it). Queued again; a task too many finds nothing to claim.
     """
     now = now or timezone.now()
     stuck_before = now - timedelta(minutes=settings.MESSAGE_SENDING_TIMEOUT_MINUTES)
-    stuck = list(
-        Message.objects.filter(status=Status.SENDING, attempted_at__lt=stuck_before).values_list(
-            "pk", "purpose", "appointment_id"
-        )[:1000]
+    stuck = Message.objects.filter(status=Status.SENDING, attempted_at__lt=stuck_before)
+    outcomes: list[Outcome] = []
+    for message in stuck.order_by("attempted_at")[:RESOLVE_BATCH]:
+        outcomes.append(resolve_unknown(message, now))
+        if outcomes[-1] == Outcome.UNRESOLVED:
+            break
+
+    lost = _lost_queued(now)
+    compose.enqueue([Message(pk=pk) for pk in lost])
+    return Swept(
+        requeued=len(lost),
+        found=outcomes.count(Outcome.FOUND),
+        resent=outcomes.count(Outcome.RESENT),
+        failed=outcomes.count(Outcome.FAILED),
+        unresolved=outcomes.count(Outcome.UNRESOLVED),
     )
-    if stuck:
-        with transaction.atomic():
-            Message.objects.filter(
-                pk__in=[pk for pk, _p, _a in stuck], status=Status.SENDING
-            ).update(
-                status=Status.FAILED,
-                failed_at=now,
-                error=(
-                    f"{INTERRUPTED}: it may or may not have reached the customer, so it "
-                    "is not sent again. Resend the invitation if the customer has not "
-                    "opened their link."
-                ),
-            )
+
+
+def _lost_queued(now: datetime) -> list[int]:
+    """Queued messages whose task should have run more than REQUEUE_AFTER_SECONDS ago:
+    at once for a new one, after its backoff for one waiting to be tried again."""
+    grace = timedelta(seconds=settings.REQUEUE_AFTER_SECONDS)
+    overdue = Q(attempts=0, queued_at__lt=now - grace)
+    for attempts in range(1, settings.MESSAGE_MAX_ATTEMPTS + 1):
+        backoff = timedelta(seconds=retry_delay(attempts))
+        overdue |= Q(attempts=attempts, attempted_at__lt=now - grace - backoff)
+    return list(
+        Message.objects.filter(overdue, status=Status.QUEUED).values_list("pk", flat=True)[
+            :REQUEUE_BATCH
+        ]
+    )
+
+
+def resolve_unknown(message: Message, now: datetime | None = None) -> Outcome:
+    """Settles a message left "sending" with no outcome, without ever sending it twice.
+
+    The provider is asked whether it has the message (by the id it gave, or by
+    recipient, text and time). If it has, the message is recorded as the provider
+    reports it (sent, delivered, failed). If it never got it, the message goes back to
+    "queued" and is sent again, once: the conditional UPDATE only matches the attempt
+    we asked about, and the send task claims it as any other. A channel that cannot be
+    asked (e-mail) is marked failed for staff to see; nothing is sent again.
+    """
+    now = now or timezone.now()
+    finder = transports.finder_for(message.channel)
+    if finder is None:
+        _surface(message, now)
+        return Outcome.FAILED
+    try:
+        candidates = finder.find(message)
+    except TransportError as error:
+        log.warning("Message %s: the provider cannot say whether it has it: %s", message.pk, error)
+        if message.attempted_at and message.attempted_at < now - GIVE_UP_ASKING:
+            _surface(message, now)
+            return Outcome.FAILED
+        return Outcome.UNRESOLVED
+    # A text of ours with the same words to the same number may be another row's.
+    recorded = set(
+        Message.objects.filter(provider_id__in=[found.provider_id for found in candidates])
+        .exclude(pk=message.pk)
+        .values_list("provider_id", flat=True)
+    )
+    ours = next((found for found in candidates if found.provider_id not in recorded), None)
+    if ours is not None:
+        record_status(message, ours.status or "sent", provider_id=ours.provider_id)
+        log.info(
+            "Message %s: the provider has it as %s (%s)", message.pk, ours.provider_id, ours.status
+        )
+        return Outcome.FOUND
+    if message.attempts >= settings.MESSAGE_MAX_ATTEMPTS:
+        fail(
+            message,
+            f"Gave up after {message.attempts} attempts: the provider never got it",
+            from_statuses=[Status.SENDING],
+            now=now,
+        )
+        return Outcome.FAILED
+    requeued = Message.objects.filter(
+        pk=message.pk, status=Status.SENDING, attempted_at=message.attempted_at
+    ).update(status=Status.QUEUED, error=f"Attempt {message.attempts}: the provider never got it")
+    if requeued:
+        compose.enqueue([message])
+    return Outcome.RESENT
+
+
+def _surface(message: Message, now: datetime) -> None:
+    with transaction.atomic():
+        surfaced = Message.objects.filter(
+            pk=message.pk, status=Status.SENDING, attempted_at=message.attempted_at
+        ).update(
+            status=Status.FAILED,
+            failed_at=now,
+            error=(
+                f"{INTERRUPTED}: it may or may not have reached the customer, so it "
+                "is not sent again. Resend the invitation if the customer has not "
+                "opened their link."
+            ),
+        )
+        if surfaced and message.purpose == Purpose.INVITATION:
             OnlineCheckIn.objects.filter(
-                appointment_id__in=[a for _pk, p, a in stuck if p == Purpose.INVITATION],
+                appointment_id=message.appointment_id,  # type: ignore[misc]
                 invitation_status=Invitation.QUEUED,
             ).update(invitation_status=Invitation.FAILED)
-        log.warning("Messages stuck while sending, surfaced: %s", [pk for pk, _p, _a in stuck])
-
-    longest_backoff = retry_delay(settings.MESSAGE_MAX_ATTEMPTS)
-    lost_before = now - max(timedelta(minutes=15), timedelta(seconds=2 * longest_backoff))
-    lost = list(
-        Message.objects.filter(status=Status.QUEUED)
-        .annotate(last_activity=Coalesce("attempted_at", "queued_at"))
-        .filter(last_activity__lt=lost_before)
-        .values_list("pk", flat=True)[:1000]
-    )
-    compose.enqueue([Message(pk=pk) for pk in lost])
-    return len(stuck), len(lost)
+    if surfaced:
+        log.warning("Message %s: interrupted while sending, surfaced to staff", message.pk)

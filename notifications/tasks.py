@@ -1,11 +1,25 @@
-"""Celery tasks: thin, they take ids and call the notification functions."""
+"""Celery tasks: thin, they take ids and call the notification functions.
+
+Sending runs on its own queue ("send", see CELERY_TASK_ROUTES) and worker, so a provider
+that hangs cannot hold up dispatch, the sweeps and photo checks on the default queue.
+"""
 
 from celery import shared_task
+from django.conf import settings
 
+from config.celery import RETRY_ON_DATABASE_ERRORS
 from notifications import delivery, invitations
 
 
-@shared_task(bind=True, name="notifications.send_message", ignore_result=True)
+@shared_task(
+    bind=True,
+    name="notifications.send_message",
+    ignore_result=True,
+    # Stopped (prefork pool) well before the sweep takes a message still "sending" for
+    # one whose worker died, so the two never overlap.
+    time_limit=settings.MESSAGE_SENDING_TIMEOUT_MINUTES * 30,
+    **RETRY_ON_DATABASE_ERRORS,
+)
 def send_message(self, message_id: int) -> None:
     retry_in = delivery.send_message(message_id)
     if retry_in is not None:
@@ -14,11 +28,16 @@ def send_message(self, message_id: int) -> None:
         raise self.retry(countdown=retry_in, max_retries=None)
 
 
-@shared_task(name="notifications.dispatch", ignore_result=True)
+@shared_task(name="notifications.dispatch", ignore_result=True, **RETRY_ON_DATABASE_ERRORS)
 def dispatch() -> None:
     """Run by beat every INVITATION_DISPATCH_SECONDS."""
     invitations.dispatch_due_invitations()
     invitations.dispatch_due_reminders()
+
+
+@shared_task(name="notifications.sweep", ignore_result=True)
+def sweep() -> None:
+    """Run by beat every SWEEP_SECONDS: messages whose send was lost, or has no outcome."""
     delivery.sweep()
 
 

@@ -4,7 +4,9 @@
 `permanent=True` for what no retry will fix (an invalid number, a refused address, an
 opted-out recipient), `permanent=False` for an outage worth retrying. `DeliveryUnknown`
 says the request may or may not have gone out; it is neither retried nor followed by a
-fallback, so the customer never gets a message twice.
+fallback, so the customer never gets a message twice. A provider that can be asked
+afterwards what it has (Twilio) also has `find(message)`: the sweep asks it before it
+decides to send such a message again (`finder_for`).
 """
 
 import base64
@@ -13,7 +15,8 @@ import hmac
 import smtplib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from email.utils import formataddr, parseaddr
+from datetime import timedelta
+from email.utils import formataddr, parseaddr, parsedate_to_datetime
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -45,8 +48,20 @@ class Sent:
     provider_id: str = ""
 
 
+@dataclass(frozen=True)
+class Found:
+    """A message the provider has, that may be the one we had no answer for."""
+
+    provider_id: str
+    status: str  # in the provider's words (Twilio: queued, sent, delivered, failed...)
+
+
 class Transport(Protocol):
     def send(self, message: "Message") -> Sent: ...
+
+
+class Finder(Protocol):
+    def find(self, message: "Message") -> list[Found]: ...
 
 
 # --- E-mail ------------------------------------------------------------------------
@@ -142,7 +157,10 @@ def _never_reached(error: requests.ConnectionError) -> bool:
 class TwilioTransport:
     """Twilio's Messages API over HTTPS, with a status callback per message."""
 
-    timeout = (5, 20)  # connect, read
+    # How far Twilio's clock may be behind ours when we look for a message it has.
+    CLOCK_SKEW = timedelta(minutes=5)
+    PAGE_SIZE = 100
+    MAX_PAGES = 5
 
     def __init__(
         self,
@@ -158,6 +176,11 @@ class TwilioTransport:
         self.api_url = (api_url or settings.TWILIO_API_URL).rstrip("/")
         self.messaging_service_sid = messaging_service_sid or settings.TWILIO_MESSAGING_SERVICE_SID
         self.from_number = from_number or settings.TWILIO_FROM_NUMBER
+        # Short, so a provider that hangs holds a sending slot for seconds, not minutes.
+        self.timeout = (
+            settings.TWILIO_CONNECT_TIMEOUT_SECONDS,
+            settings.TWILIO_READ_TIMEOUT_SECONDS,
+        )
 
     @property
     def endpoint(self) -> str:
@@ -192,10 +215,7 @@ class TwilioTransport:
         except requests.RequestException as error:
             raise TransportError(f"Twilio request failed: {error}") from None
 
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
+        body = _json(response)
         if response.status_code in (200, 201) and body.get("sid"):
             return Sent(provider_id=str(body["sid"]))
         code = str(body.get("code") or "")
@@ -206,6 +226,66 @@ class TwilioTransport:
         permanent = (code.isdigit() and int(code) in TWILIO_PERMANENT_CODES) or not retry
         raise TransportError(reason, permanent=permanent, code=code)
 
+    def find(self, message: "Message") -> list[Found]:
+        """The messages Twilio has that may be this one, whose send got no answer: by its
+        SID if one came back, else those to its recipient, with its text, created since
+        the attempt began (newest first). Empty: Twilio never got it.
+
+        Not by `DateSent`: a message Twilio has taken but not yet sent has no sent date,
+        and would be missed. Raises `TransportError` when Twilio cannot tell us now.
+        """
+        if message.provider_id:
+            found = self._get(f"{self.endpoint.removesuffix('.json')}/{message.provider_id}.json")
+            return [Found(str(found["sid"]), str(found.get("status") or ""))] if found else []
+        assert message.attempted_at is not None
+        since = message.attempted_at - self.CLOCK_SKEW
+        params = {"To": message.recipient, "PageSize": str(self.PAGE_SIZE)}
+        if not self.messaging_service_sid:
+            params["From"] = self.from_number
+        url: str | None = self.endpoint
+        candidates: list[Found] = []
+        for _page in range(self.MAX_PAGES):
+            page = self._get(url or "", params) or {}
+            for resource in page.get("messages") or []:
+                if parsedate_to_datetime(resource["date_created"]) < since:
+                    return candidates  # newest first: the rest are older still
+                if (resource.get("body") or "").strip() == message.body.strip():
+                    candidates.append(
+                        Found(str(resource["sid"]), str(resource.get("status") or ""))
+                    )
+            next_page = page.get("next_page_uri")
+            if not next_page:
+                return candidates
+            url, params = self.api_url + next_page, {}
+        raise TransportError(
+            f"Twilio lists more than {self.MAX_PAGES} pages for {message.recipient}"
+        )
+
+    def _get(self, url: str, params: Mapping[str, str] | None = None) -> dict | None:
+        """A resource or page from Twilio's API; None if it does not exist (404)."""
+        try:
+            response = requests.get(
+                url, params=params, auth=(self.account_sid, self.auth_token), timeout=self.timeout
+            )
+        except requests.RequestException as error:
+            raise TransportError(f"Twilio did not answer a lookup: {error}") from None
+        if response.status_code == 404:
+            return None
+        body = _json(response)
+        if response.status_code != 200:
+            raise TransportError(
+                f"Twilio {response.status_code} to a lookup: {body.get('message', '')}"
+            )
+        return body
+
+
+def _json(response: requests.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
 
 def transport_for(channel: str) -> Transport:
     if channel == Channel.EMAIL:
@@ -213,6 +293,14 @@ def transport_for(channel: str) -> Transport:
     if settings.SMS_TRANSPORT == "twilio":
         return TwilioTransport()
     return RecordingSmsTransport()
+
+
+def finder_for(channel: str) -> Finder | None:
+    """The transport that can say whether a message went out, if the channel has one.
+    E-mail cannot: an SMTP server keeps no record we can ask for."""
+    if channel == Channel.SMS and settings.SMS_TRANSPORT == "twilio":
+        return TwilioTransport()
+    return None
 
 
 def sms_sender() -> str:

@@ -18,14 +18,16 @@ are deleted and the reason is kept.
 """
 
 import contextlib
+import logging
 import os
 import secrets
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import partial
 from io import BytesIO
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import puremagic
 from botocore.exceptions import BotoCoreError, ClientError
@@ -35,7 +37,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Q, Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -45,9 +47,11 @@ from pillow_heif import register_heif_opener
 from storages.backends.s3 import S3Storage
 from storages.utils import safe_join
 
+from config.celery import publish
 from workshop.models import Attachment, CheckInItem, OnlineCheckIn, attachment_path
 
 register_heif_opener()
+log = logging.getLogger(__name__)
 
 Kind = Attachment.Kind
 State = Attachment.State
@@ -56,6 +60,10 @@ State = Attachment.State
 HEAD_BYTES = 64 * 1024
 COPY_CHUNK_BYTES = 1024 * 1024
 THUMBNAIL_PIXELS = 480
+# A check is stopped at ATTACHMENT_CHECK_SECONDS (the task's time limit); one older than
+# that and this margin lost its worker.
+CHECK_MARGIN_SECONDS = 10
+SWEEP_BATCH = 500
 # Errors from the store that a later attempt may not hit; the task retries on them.
 STORAGE_ERRORS: tuple[type[BaseException], ...] = (OSError, BotoCoreError, ClientError)
 
@@ -96,6 +104,7 @@ REASON_MISSING = gettext_noop("This file did not arrive.")
 REASON_TOO_MANY_PIXELS = gettext_noop(
     "This photo has more pixels than we accept. Please send it at a lower resolution."
 )
+REASON_NOT_CHECKED = gettext_noop("This file could not be checked.")
 
 
 class UploadRejected(Exception):
@@ -411,10 +420,12 @@ def _reserve(remark: CheckInItem, name: str, media: MediaType, size: int) -> Att
     return attachment
 
 
-def queue_processing(attachment_id: int) -> None:
+def queue_processing(*attachment_ids: int) -> None:
+    """Queues the checks, best effort (`config.celery.publish`): with the broker down the
+    files stay in CHECKING, and the sweep queues them again."""
     from portal.tasks import process_attachment  # the task module imports this one
 
-    process_attachment.delay(attachment_id)
+    publish(process_attachment, ((pk,) for pk in attachment_ids))
 
 
 def _arrived(attachment: Attachment, stored_name: str, size: int) -> None:
@@ -761,28 +772,41 @@ def _check(attachment: Attachment, storage: Storage, created: list[str]) -> _Che
         return _clean_photo(attachment, storage, path, media, created)
 
 
-def _reject(attachment: Attachment, reason: str) -> None:
+def _reject(attachment: Attachment, reason: str) -> bool:
+    """Rejects a file still being checked and deletes its bytes; False if it was not
+    (removed, or already checked)."""
     storage = attachment.file.storage
     with transaction.atomic():
-        Attachment.objects.filter(pk=attachment.pk, state=State.CHECKING).update(
+        rejected = Attachment.objects.filter(
+            pk=attachment.pk, state=State.CHECKING, file=attachment.file.name
+        ).update(
             state=State.REJECTED,
             rejection_reason=reason,
             file="",
             thumbnail="",
             display_file="",
+            check_started_at=None,
             checked_at=timezone.now(),
         )
-    _delete_files(storage, [attachment.file.name])
+    if rejected:
+        _delete_files(storage, [attachment.file.name])
+    return bool(rejected)
 
 
 def process_attachment(attachment_id: int) -> str:
     """Checks one uploaded file by its content and makes it ready for staff, or rejects it.
 
-    Returns the state it ended in. Safe to run twice: only a file still being checked is
-    touched, and the outcome is written only if the customer did not remove it meanwhile.
+    Returns the state it ended in ("" when there was nothing to do). The check is claimed
+    first with a conditional UPDATE (only a file in CHECKING that no worker is checking),
+    so a task delivered twice, or queued again by the sweep, checks the file once at a
+    time. A check that fails for a passing reason (the store, the database) lets go of
+    its claim, so the task's retry or the sweep can take it again.
     """
+    claimed = Attachment.objects.filter(
+        pk=attachment_id, state=State.CHECKING, check_started_at__isnull=True
+    ).update(check_started_at=timezone.now())
     attachment = Attachment.objects.filter(pk=attachment_id, state=State.CHECKING).first()
-    if attachment is None:
+    if not claimed or attachment is None:
         return ""
     storage = attachment.file.storage
     original = attachment.file.name or ""
@@ -795,6 +819,10 @@ def process_attachment(attachment_id: int) -> str:
         return State.REJECTED
     except BaseException:
         _delete_files(storage, created)
+        with contextlib.suppress(Exception):  # the database may be what failed; then the sweep
+            Attachment.objects.filter(pk=attachment.pk, state=State.CHECKING).update(
+                check_started_at=None
+            )
         raise
     with transaction.atomic():
         updated = Attachment.objects.filter(
@@ -808,11 +836,62 @@ def process_attachment(attachment_id: int) -> str:
             thumbnail=checked.thumbnail,
             display_file=checked.display,
             rejection_reason="",
+            check_started_at=None,
             checked_at=timezone.now(),
         )
-    if not updated:  # removed while we were checking
-        _delete_files(storage, [*created, original])
+    if not updated:  # removed while we were checking (or, a check ago, checked already)
+        still_used = Attachment.objects.filter(pk=attachment.pk, file=original).exists()
+        _delete_files(storage, created if still_used else [*created, original])
         return ""
     if checked.name != original:
         _delete_files(storage, [original])
     return State.READY
+
+
+# --- The sweep: checks that were lost ------------------------------------------------------
+
+
+class Swept(NamedTuple):
+    requeued: int
+    interrupted: int
+    rejected: int
+
+
+def sweep(now: datetime | None = None) -> Swept:
+    """Queues again the checks that were lost, so every file ends ready or rejected
+    without a person; run by beat every SWEEP_SECONDS (the shape of the message sweep,
+    `notifications.delivery.sweep`).
+
+    - A check that began more than ATTACHMENT_CHECK_SECONDS ago (the task's time limit)
+      lost its worker: it counts as interrupted, and is queued again; a file interrupted
+      ATTACHMENT_CHECK_MAX_INTERRUPTIONS times is rejected instead (it is what kills the
+      workers).
+    - A file waiting for a check, with none running, for longer than
+      REQUEUE_AFTER_SECONDS lost its task (the broker was down when it was queued, or
+      dropped it): it is queued again. A task too many is harmless (the claim).
+    """
+    now = now or timezone.now()
+    checking = Attachment.objects.filter(state=State.CHECKING)
+    died_before = now - timedelta(seconds=settings.ATTACHMENT_CHECK_SECONDS + CHECK_MARGIN_SECONDS)
+    interrupted = list(
+        checking.filter(check_started_at__lt=died_before).values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    if interrupted:
+        Attachment.objects.filter(
+            pk__in=interrupted, state=State.CHECKING, check_started_at__lt=died_before
+        ).update(check_started_at=None, checks_interrupted=F("checks_interrupted") + 1)
+        log.warning("Checks interrupted (worker died or timed out), let go: %s", interrupted)
+    waiting = checking.filter(check_started_at__isnull=True)
+    rejected = 0
+    for attachment in waiting.filter(
+        checks_interrupted__gte=settings.ATTACHMENT_CHECK_MAX_INTERRUPTIONS
+    )[:SWEEP_BATCH]:
+        rejected += _reject(attachment, REASON_NOT_CHECKED)
+    lost = waiting.filter(
+        Q(pk__in=interrupted)
+        | Q(created_at__lt=now - timedelta(seconds=settings.REQUEUE_AFTER_SECONDS)),
+        checks_interrupted__lt=settings.ATTACHMENT_CHECK_MAX_INTERRUPTIONS,
+    )
+    requeue = list(lost.values_list("pk", flat=True)[:SWEEP_BATCH])
+    queue_processing(*requeue)
+    return Swept(requeued=len(requeue), interrupted=len(interrupted), rejected=rejected)

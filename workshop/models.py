@@ -733,11 +733,24 @@ class Attachment(models.Model):
     rejection_reason = models.CharField(_("why it was not accepted"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("added at"), auto_now_add=True)
     checked_at = models.DateTimeField(_("checked at"), null=True, blank=True)
+    # The check a worker has claimed (portal/uploads.py): when it began, empty while none
+    # runs; and how many checks ended without an outcome (their worker died or ran out
+    # of time), after which the sweep gives up on the file.
+    check_started_at = models.DateTimeField(_("check started at"), null=True, blank=True)
+    checks_interrupted = models.PositiveSmallIntegerField(_("checks interrupted"), default=0)
 
     class Meta:
         ordering = ["created_at", "pk"]
         verbose_name = _("attachment")
         verbose_name_plural = _("attachments")
+        indexes = [
+            # The sweep: files still being checked.
+            models.Index(
+                fields=["created_at"],
+                name="attachment_checking_idx",
+                condition=Q(state="checking"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.original_name

@@ -5,10 +5,12 @@ import secrets
 import threading
 import time
 from collections import deque
+from datetime import UTC, date, datetime
 from datetime import time as clock
+from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import pytest
 
@@ -20,20 +22,41 @@ AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 FROM_NUMBER = "+3225550100"
 
 
+def _rfc2822(moment: datetime) -> str:
+    """Twilio's way of writing a time: "Thu, 24 Aug 2023 05:01:45 +0000"."""
+    return format_datetime(moment.astimezone(UTC).replace(microsecond=0))
+
+
 class FakeTwilio:
     """Twilio's Messages API as its documentation describes it, on 127.0.0.1.
 
-    Records every request (path, headers, form fields). Answers 201 with a message
-    resource unless a scripted answer is queued with `answer(status, body)`. With
-    `hold()` it takes requests but keeps the answer back until `release()`.
+    POST Messages.json creates a message (kept in `messages`, newest last) and answers
+    201 with it, unless a scripted answer is queued with `answer(status, body)`. Every
+    POST is recorded in `requests` (path, headers, form fields): one per send.
+
+    GET Messages/{Sid}.json fetches one message (404 with Twilio's error body if there
+    is none); GET Messages.json lists them newest first, filtered by `To`, `From` and
+    `DateSent` (a GMT date, or `DateSent>=`/`DateSent<=` one), `PageSize` at a time with
+    Twilio's paging fields. Lookups are recorded in `lookups`.
+
+    Faults: `hold()` takes sends (the message is created) but keeps the answer back
+    until `release()`, as a provider that hangs after accepting; `lose_next(n)` makes the
+    next n sends hang without creating anything, as one that never got the request to
+    its application; `hold_lookups()` makes lookups hang too.
     """
 
     def __init__(self) -> None:
         self.requests: list[dict] = []
+        self.lookups: list[str] = []
+        self.messages: list[dict] = []
         self.answers: deque[tuple[int, dict]] = deque()
         self.received = threading.Event()
         self._release = threading.Event()
         self._release.set()
+        self._lookups_release = threading.Event()
+        self._lookups_release.set()
+        self._lose = 0
+        self._lost_release = threading.Event()
         self._lock = threading.Lock()
         fake = self
 
@@ -45,11 +68,42 @@ class FakeTwilio:
                     fake.requests.append(
                         {"path": self.path, "headers": dict(self.headers), "form": form}
                     )
-                    status, body = (
-                        fake.answers.popleft() if fake.answers else (201, fake.created(form))
-                    )
+                    lost = fake._lose > 0
+                    if lost:
+                        fake._lose -= 1
+                        status, body = 504, {}
+                    elif fake.answers:
+                        status, body = fake.answers.popleft()
+                    else:
+                        status, body = 201, fake.created(form)
+                        fake.messages.append(body)
                 fake.received.set()
-                fake._release.wait(timeout=60)
+                (fake._lost_release if lost else fake._release).wait(timeout=60)
+                self.reply(status, body)
+
+            def do_GET(self) -> None:
+                with fake._lock:
+                    fake.lookups.append(self.path)
+                fake._lookups_release.wait(timeout=60)
+                path, _, query = self.path.partition("?")
+                prefix = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages"
+                if path == prefix + ".json":
+                    self.reply(200, fake.page(path, parse_qs(query)))
+                elif path.startswith(prefix + "/") and path.endswith(".json"):
+                    sid = path[len(prefix) + 1 : -len(".json")]
+                    found = [m for m in fake.messages if m["sid"] == sid]
+                    if found:
+                        self.reply(200, found[0])
+                    else:
+                        self.reply(
+                            *fake.error(404, 20404, f"The requested resource {path} was not found")
+                        )
+                else:
+                    self.reply(
+                        *fake.error(404, 20404, f"The requested resource {path} was not found")
+                    )
+
+            def reply(self, status: int, body: dict) -> None:
                 payload = json.dumps(body).encode()
                 try:
                     self.send_response(status)
@@ -58,7 +112,7 @@ class FakeTwilio:
                     self.end_headers()
                     self.wfile.write(payload)
                 except OSError:
-                    pass  # the client went away (a killed worker)
+                    pass  # the client went away (it timed out, or a killed worker)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -76,13 +130,14 @@ class FakeTwilio:
     @staticmethod
     def created(form: dict) -> dict:
         sid = "SM" + secrets.token_hex(16)
+        now = _rfc2822(datetime.now(UTC))
         return {
             "account_sid": ACCOUNT_SID,
             "api_version": "2010-04-01",
             "body": form.get("Body", ""),
-            "date_created": "Thu, 24 Aug 2023 05:01:45 +0000",
+            "date_created": now,
             "date_sent": None,
-            "date_updated": "Thu, 24 Aug 2023 05:01:45 +0000",
+            "date_updated": now,
             "direction": "outbound-api",
             "error_code": None,
             "error_message": None,
@@ -99,6 +154,49 @@ class FakeTwilio:
             },
             "to": form.get("To"),
             "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}.json",
+        }
+
+    def page(self, path: str, query: dict[str, list[str]]) -> dict:
+        """One page of the list, newest first, as Twilio pages it."""
+        with self._lock:
+            found = list(reversed(self.messages))
+        for field in ("To", "From"):
+            if field in query:
+                found = [m for m in found if m[field.lower()] == query[field][0]]
+        for key, compare in (
+            ("DateSent", lambda sent, day: sent == day),
+            ("DateSent>", lambda sent, day: sent >= day),  # "DateSent>=day" parses so
+            ("DateSent<", lambda sent, day: sent <= day),
+        ):
+            if key in query:
+                day = date.fromisoformat(query[key][0].lstrip("="))
+                found = [
+                    m
+                    for m in found
+                    if m["date_sent"] and compare(parsedate_to_datetime(m["date_sent"]).date(), day)
+                ]
+        size = int(query.get("PageSize", ["50"])[0])
+        number = int(query.get("Page", ["0"])[0])
+        chunk = found[number * size : (number + 1) * size]
+        filters = "&".join(
+            f"{key}={quote(values[0])}"
+            for key, values in query.items()
+            if key not in ("Page", "PageToken")
+        )
+
+        def uri(n: int) -> str:
+            return f"{path}?{filters}&Page={n}&PageToken=PT{n}"
+
+        return {
+            "end": number * size + max(len(chunk) - 1, 0),
+            "first_page_uri": uri(0),
+            "messages": chunk,
+            "next_page_uri": uri(number + 1) if len(found) > (number + 1) * size else None,
+            "page": number,
+            "page_size": size,
+            "previous_page_uri": uri(number - 1) if number else None,
+            "start": number * size,
+            "uri": f"{path}?{filters}&Page={number}",
         }
 
     @staticmethod
@@ -118,6 +216,15 @@ class FakeTwilio:
 
     def release(self) -> None:
         self._release.set()
+        self._lookups_release.set()
+        self._lost_release.set()
+
+    def lose_next(self, count: int = 1) -> None:
+        self._lost_release.clear()
+        self._lose += count
+
+    def hold_lookups(self) -> None:
+        self._lookups_release.clear()
 
     def sends(self) -> list[dict]:
         return [r["form"] for r in self.requests]
@@ -165,18 +272,6 @@ def twilio(settings, twilio_env, fake_twilio):
 
 
 @pytest.fixture
-def eager_tasks():
-    """Send tasks run in this process when queued (after commit), not on a worker."""
-    from config.celery import app
-
-    before = (app.conf.task_always_eager, app.conf.task_eager_propagates)
-    app.conf.task_always_eager = True
-    app.conf.task_eager_propagates = True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = before
-
-
-@pytest.fixture
 def always_open(db):
     """A dealership that sends at any hour of any day, so tests run whenever they run."""
     return DealershipFactory(
@@ -189,25 +284,21 @@ def due_appointment(always_open):
     return AppointmentFactory(dealership=always_open)
 
 
-def purge_broker() -> None:
-    from config.celery import app
-
-    app.control.purge()
-
-
 @pytest.fixture
 def worker(request, monkeypatch, twilio_env):
     """The shared `celery_worker_process` fixture, started with the local Twilio, fast
-    retries and (on Redis) a short visibility timeout, on a purged broker."""
+    retries, a long read timeout and (on Redis) a short visibility timeout, on a purged
+    broker."""
     env = {
         **twilio_env,
         "MESSAGE_RETRY_SECONDS": "1",
         "MESSAGE_MAX_ATTEMPTS": "3",
         "CELERY_VISIBILITY_TIMEOUT": "3",
+        # A send held at Twilio waits for the test, not for a busy machine's timeout.
+        "TWILIO_READ_TIMEOUT_SECONDS": "60",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    purge_broker()
     process = request.getfixturevalue("celery_worker_process")
     process.extra_env = env
     yield process

@@ -2,6 +2,7 @@
 
 import threading
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 import time_machine
@@ -182,35 +183,165 @@ def test_when_the_fallback_fails_too_the_customer_is_not_reachable(
     assert checkin.invitation_status == Invitation.UNREACHABLE
 
 
+# --- The sweep: no outcome, or a lost task ---------------------------------------------
+
+
+def no_answer(twilio, settings, message: Message) -> None:
+    """Sends `message` to a Twilio that takes it (or not) and answers too late."""
+    settings.TWILIO_READ_TIMEOUT_SECONDS = 0.5
+    assert delivery.send_message(message.pk) is None
+    message.refresh_from_db()
+    assert message.status == Status.SENDING
+    assert message.error.startswith("Interrupted while sending? Twilio did not answer")
+
+
+def after_the_sending_timeout() -> timezone.datetime:
+    return timezone.now() + timedelta(minutes=3)
+
+
 @pytest.mark.django_db
-def test_a_message_stuck_sending_is_surfaced_not_resent(due_appointment, twilio):
+def test_an_sms_twilio_took_without_answering_is_recorded_as_sent_not_sent_again(
+    due_appointment, twilio, settings
+):
     message = dispatched(due_appointment)
+    twilio.hold()  # Twilio creates the message, and answers after our read timeout
+    no_answer(twilio, settings, message)
+
+    assert delivery.sweep() == (0, 0, 0, 0, 0)  # not yet: it may still be on its way
+    assert delivery.sweep(after_the_sending_timeout()).found == 1
+
+    message.refresh_from_db()
+    (at_twilio,) = twilio.messages
+    assert (message.status, message.provider_id, message.error) == (
+        Status.SENT,
+        at_twilio["sid"],
+        "",
+    )
+    assert OnlineCheckIn.objects.get(appointment=due_appointment).invitation_status == (
+        Invitation.SENT
+    )
+    assert len(twilio.requests) == 1
+    assert [path.split("?")[0].rsplit("/", 1)[1] for path in twilio.lookups] == ["Messages.json"]
+    assert f"To={quote(message.recipient)}" in twilio.lookups[0]
+
+
+@pytest.mark.django_db
+def test_an_sms_that_never_reached_twilio_is_sent_again_once(
+    due_appointment, twilio, settings, eager_tasks, django_capture_on_commit_callbacks
+):
+    message = dispatched(due_appointment)
+    twilio.lose_next()  # the request hangs, and Twilio never creates the message
+    no_answer(twilio, settings, message)
+    assert twilio.messages == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        swept = delivery.sweep(after_the_sending_timeout())
+
+    assert swept.resent == 1
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (Status.SENT, 2)
+    (at_twilio,) = twilio.messages
+    assert message.provider_id == at_twilio["sid"]
+    assert len(twilio.requests) == 2  # the lost one, and the one that arrived
+    with django_capture_on_commit_callbacks(execute=True):
+        assert delivery.sweep(after_the_sending_timeout()) == (0, 0, 0, 0, 0)
+    assert len(twilio.messages) == 1
+
+
+@pytest.mark.django_db
+def test_a_message_found_by_its_sid_is_recorded_as_twilio_reports_it(
+    due_appointment, twilio, settings
+):
+    message = dispatched(due_appointment)
+    twilio.hold()
+    no_answer(twilio, settings, message)
+    (at_twilio,) = twilio.messages
+    at_twilio["status"] = "delivered"
+    # A status report brought the id, but not (yet) a state that moves the message on.
+    Message.objects.filter(pk=message.pk).update(provider_id=at_twilio["sid"])
+
+    assert delivery.sweep(after_the_sending_timeout()).found == 1
+
+    message.refresh_from_db()
+    assert message.status == Status.DELIVERED
+    assert twilio.lookups == [
+        f"/2010-04-01/Accounts/{at_twilio['account_sid']}/Messages/{at_twilio['sid']}.json"
+    ]
+
+
+@pytest.mark.django_db
+def test_the_same_words_sent_to_the_same_number_before_are_not_taken_for_this_message(
+    due_appointment, twilio, settings, eager_tasks, django_capture_on_commit_callbacks
+):
+    earlier = dispatched(due_appointment)
+    assert delivery.send_message(earlier.pk) is None  # sent, and recorded with its id
+    again = build_message(due_appointment, "invitation", "sms", now=timezone.now(), overrides={})
+    again.save()
+    assert again.body == Message.objects.get(pk=earlier.pk).body
+    twilio.lose_next()
+    no_answer(twilio, settings, again)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert delivery.sweep(after_the_sending_timeout()).resent == 1
+
+    again.refresh_from_db()
+    assert again.status == Status.SENT
+    assert len(twilio.messages) == 2
+    assert again.provider_id != Message.objects.get(pk=earlier.pk).provider_id
+
+
+@pytest.mark.django_db
+def test_while_twilio_cannot_say_the_message_waits_then_staff_see_it(
+    due_appointment, twilio, settings
+):
+    message = dispatched(due_appointment)
+    twilio.hold()
+    no_answer(twilio, settings, message)
+    twilio.hold_lookups()  # lookups hang too: past the read timeout
+
+    assert delivery.sweep(after_the_sending_timeout()).unresolved == 1
+    message.refresh_from_db()
+    assert message.status == Status.SENDING
+
+    much_later = timezone.now() + timedelta(hours=2)
+    assert delivery.sweep(much_later).failed == 1
+    message.refresh_from_db()
+    assert message.status == Status.FAILED
+    assert message.error.startswith("Interrupted while sending: it may or may not have")
+    assert len(twilio.requests) == 1
+
+
+@pytest.mark.django_db
+def test_an_email_stuck_sending_is_surfaced_not_resent(due_appointment, settings):
+    due_appointment.customer.preferred_channel = "email"
+    due_appointment.customer.save()
+    message = dispatched(due_appointment)
+    assert message.channel == "email"
     # A worker claimed it and died before recording the outcome.
     Message.objects.filter(pk=message.pk).update(
         status=Status.SENDING, attempts=1, attempted_at=timezone.now()
     )
-    assert delivery.send_message(message.pk) is None
-    assert twilio.requests == []
+    assert delivery.send_message(message.pk) is None  # a redelivered task: not again
 
-    assert delivery.sweep() == (0, 0)  # not yet: it may still be sending
-    later = timezone.now() + timedelta(minutes=11)
-    assert delivery.sweep(later) == (1, 0)
+    assert delivery.sweep() == (0, 0, 0, 0, 0)  # not yet: it may still be sending
+    assert delivery.sweep(after_the_sending_timeout()).failed == 1
 
     message.refresh_from_db()
     assert message.status == Status.FAILED
     assert message.error.startswith("Interrupted while sending")
     checkin = OnlineCheckIn.objects.get(appointment=due_appointment)
     assert checkin.invitation_status == Invitation.FAILED
-    assert twilio.requests == []
+    assert mail.outbox == []
 
 
 @pytest.mark.django_db
-def test_a_late_delivery_report_overrules_the_sweeps_guess(due_appointment, twilio):
+def test_a_late_delivery_report_overrules_the_sweeps_guess(due_appointment, settings):
+    settings.SMS_TRANSPORT = "record"  # no provider to ask: the sweep can only guess
     message = dispatched(due_appointment)
     Message.objects.filter(pk=message.pk).update(
         status=Status.SENDING, attempted_at=timezone.now() - timedelta(hours=1)
     )
-    delivery.sweep()
+    assert delivery.sweep().failed == 1
     message.refresh_from_db()
     delivery.record_status(message, "delivered", provider_id="SM" + "c" * 32)
     message.refresh_from_db()
@@ -219,19 +350,36 @@ def test_a_late_delivery_report_overrules_the_sweeps_guess(due_appointment, twil
 
 
 @pytest.mark.django_db
-def test_a_queued_message_whose_task_was_lost_is_queued_again(
+def test_a_queued_message_whose_task_was_lost_is_queued_again_after_a_minute(
     due_appointment, twilio, eager_tasks, django_capture_on_commit_callbacks
 ):
-    message = dispatched(due_appointment)  # its task never ran (callbacks not executed)
-    assert delivery.sweep() == (0, 0)
-    with (
-        time_machine.travel(timezone.now() + timedelta(minutes=16), tick=False),
-        django_capture_on_commit_callbacks(execute=True),
-    ):
-        assert delivery.sweep() == (0, 1)
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        message = dispatched(due_appointment)  # its task never ran (callbacks not executed)
+        traveller.shift(timedelta(seconds=50))
+        assert delivery.sweep().requeued == 0
+        traveller.shift(timedelta(seconds=15))
+        with django_capture_on_commit_callbacks(execute=True):
+            assert delivery.sweep().requeued == 1
     message.refresh_from_db()
     assert message.status == Status.SENT
     assert len(twilio.requests) == 1
+
+
+@pytest.mark.django_db
+def test_a_message_waiting_for_its_retry_is_not_queued_before_its_backoff(
+    due_appointment, twilio, settings
+):
+    settings.MESSAGE_RETRY_SECONDS = 30
+    twilio.answer(*twilio.error(503, 20503, "Service unavailable"))
+    twilio.answer(*twilio.error(503, 20503, "Service unavailable"))
+    message = dispatched(due_appointment)
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        assert delivery.send_message(message.pk) == 30
+        assert delivery.send_message(message.pk) == 60  # attempt 2: due in a minute
+        traveller.shift(timedelta(seconds=60 + 55))
+        assert delivery.sweep().requeued == 0
+        traveller.shift(timedelta(seconds=10))
+        assert delivery.sweep().requeued == 1
 
 
 # --- Resend --------------------------------------------------------------------------

@@ -14,12 +14,17 @@ from django.db import connection
 from django.utils import timezone
 
 from config.celery import ping
-from notifications import delivery, invitations
+from notifications import compose, delivery, invitations
 from notifications.models import Message
 from notifications.tasks import send_message
-from tests.conftest import database_url_for_subprocess, start_celery_worker, stop_celery_worker
+from tests.conftest import (
+    database_url_for_subprocess,
+    purge_task_queues,
+    start_celery_worker,
+    stop_celery_worker,
+    wait_until,
+)
 from tests.factories import AppointmentFactory, CustomerFactory
-from tests.notifications.conftest import purge_broker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,22 +33,15 @@ ROOT = Path(__file__).resolve().parents[2]
 ON_REDIS = os.environ.get("CELERY_BROKER_URL", "").startswith("redis")
 
 
-def wait_until(condition, timeout: float = 60, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
 def statuses() -> list[str]:
     return list(Message.objects.order_by("pk").values_list("status", flat=True))
 
 
 def worker_idle_after_queue() -> None:
-    """The (solo) worker takes tasks in order: once a ping comes back, it has run every
-    task queued before it."""
+    """The (solo) worker takes the sending queue's tasks in order: once a ping sent down
+    that queue comes back, it has run every send queued before it."""
     token = secrets.token_hex(4)
-    assert ping.delay(token).get(timeout=60) == f"pong {token}"
+    assert ping.apply_async((token,), queue="send").get(timeout=60) == f"pong {token}"
 
 
 def test_each_due_invitation_is_sent_once_by_a_real_worker(always_open, twilio, worker):
@@ -100,13 +98,43 @@ def test_a_worker_killed_mid_send_never_sends_twice(due_appointment, twilio, wor
     assert len(twilio.requests) == 1
     message.refresh_from_db()
     assert message.status == Status.SENDING
-    # The sweep surfaces it to staff instead of guessing.
-    later = timezone.now() + timezone.timedelta(minutes=30)
-    assert delivery.sweep(later) == (1, 0)
+    # The sweep asks Twilio instead of guessing: it has the message, so it was sent.
+    later = timezone.now() + timezone.timedelta(minutes=3)
+    assert delivery.sweep(later).found == 1
     message.refresh_from_db()
-    assert message.status == Status.FAILED
-    assert message.error.startswith("Interrupted")
+    assert message.status == Status.SENT
+    assert message.provider_id == twilio.messages[0]["sid"]
     assert len(twilio.requests) == 1
+
+
+def test_queuing_again_a_message_another_worker_is_sending_does_not_send_it_twice(
+    due_appointment, twilio, worker
+):
+    second = start_celery_worker(worker.extra_env, queues=["send"])
+    workers = [worker, second]
+    try:
+        twilio.hold()
+        (message,) = invitations.dispatch_due_invitations()
+        assert twilio.received.wait(60), "no worker called Twilio"
+        # What the sweep does with a message it saw waiting: queue it again, while one
+        # worker is in the middle of sending it. The other worker takes the task.
+        compose.enqueue([message])
+        wait_until(
+            lambda: any(
+                "send_message[" in line and "succeeded" in line
+                for process in workers
+                for line in process.log_lines
+            ),
+            what="the other worker to run the second task",
+        )
+        twilio.release()
+        wait_until(lambda: statuses() == [Status.SENT], what="sent")
+    finally:
+        stop_celery_worker(second)
+
+    assert len(twilio.requests) == 1
+    message.refresh_from_db()
+    assert message.attempts == 1
 
 
 def test_a_passing_failure_is_retried_by_the_worker_then_sent(due_appointment, twilio, worker):
@@ -154,7 +182,7 @@ def test_two_dispatchers_at_once_queue_each_invitation_once(always_open, twilio,
     for thread in threads:
         thread.join(120)
 
-    purge_broker()  # no worker here: drop the send tasks
+    purge_task_queues()  # no worker here: drop the send tasks
     queued = [m.appointment_id for run in results for m in run]
     assert len(queued) == 90 == len(set(queued))
     assert Message.objects.count() == 90
@@ -171,7 +199,7 @@ def test_two_dispatcher_processes_at_once_queue_each_invitation_once(always_open
         for _ in range(2)
     ]
     outputs = [run.communicate(timeout=180)[0] for run in runs]
-    purge_broker()
+    purge_task_queues()
 
     lines = [line for out in outputs for line in out.splitlines() if "->" in line]
     assert len(lines) == 150 == len(set(lines))

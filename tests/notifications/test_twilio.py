@@ -3,8 +3,10 @@ signed webhooks Twilio calls back."""
 
 import base64
 import socket
+from datetime import timedelta
 
 import pytest
+import requests
 from django.urls import reverse
 from django.utils import timezone
 
@@ -13,6 +15,7 @@ from notifications.compose import build_message
 from notifications.models import Message
 from notifications.transports import (
     DeliveryUnknown,
+    Found,
     TransportError,
     TwilioTransport,
     twilio_signature,
@@ -101,28 +104,94 @@ def test_an_unreachable_twilio_is_a_passing_failure(settings):
     assert not isinstance(raised.value, DeliveryUnknown)
 
 
-def test_no_answer_after_sending_is_not_retried_because_it_may_have_gone_out(twilio):
+def test_no_answer_after_sending_is_not_retried_because_it_may_have_gone_out(twilio, settings):
+    settings.TWILIO_READ_TIMEOUT_SECONDS = 0.5
     twilio.hold()
-    transport = TwilioTransport()
-    transport.timeout = (2, 0.5)
     with pytest.raises(DeliveryUnknown):
-        transport.send(queued_sms())
+        TwilioTransport().send(queued_sms())
     assert len(twilio.requests) == 1
 
 
-def test_delivery_unknown_leaves_the_message_sending_until_twilio_reports(twilio, settings):
+def test_delivery_unknown_leaves_the_message_sending_until_the_sweep_asks(twilio, settings):
+    settings.TWILIO_READ_TIMEOUT_SECONDS = 0.5
     twilio.hold()
     message = queued_sms()
-    settings.TWILIO_API_URL = twilio.url
-    TwilioTransport.timeout = (2, 0.5)
-    try:
-        assert delivery.send_message(message.pk) is None
-    finally:
-        TwilioTransport.timeout = (5, 20)
+    assert delivery.send_message(message.pk) is None
     message.refresh_from_db()
     assert message.status == Message.Status.SENDING
     assert delivery.send_message(message.pk) is None  # a redelivered task: not again
     assert len(twilio.requests) == 1
+
+
+def test_a_hanging_twilio_holds_a_send_for_the_read_timeout_only(twilio, settings):
+    assert (settings.TWILIO_CONNECT_TIMEOUT_SECONDS, settings.TWILIO_READ_TIMEOUT_SECONDS) == (
+        3,
+        10,
+    )
+    assert TwilioTransport().timeout == (3, 10)
+
+
+# --- Looking up a message whose send had no answer ------------------------------------
+
+
+def test_twilio_lists_a_recipients_messages_newest_first_as_documented(twilio):
+    first, second = queued_sms(), queued_sms()
+    transport = TwilioTransport()
+    transport.send(first)
+    transport.send(second)
+    other = CustomerFactory(phone="+32470999888")
+    transport.send(queued_sms(AppointmentFactory(customer=other)))
+
+    response = requests.get(
+        transport.endpoint,
+        params={"To": first.recipient, "PageSize": "1"},
+        auth=(ACCOUNT_SID, AUTH_TOKEN),
+        timeout=5,
+    )
+
+    page = response.json()
+    assert response.status_code == 200
+    assert [m["to"] for m in page["messages"]] == [first.recipient]
+    assert page["messages"][0]["sid"] == twilio.messages[1]["sid"]  # the newest
+    assert page["page_size"] == 1
+    assert page["next_page_uri"].startswith(
+        f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json?To=%2B"
+    )
+
+
+def test_a_message_twilio_has_is_found_by_recipient_text_and_time(twilio):
+    message = queued_sms()
+    TwilioTransport().send(message)
+    message.attempted_at = timezone.now()
+    (at_twilio,) = twilio.messages
+
+    assert TwilioTransport().find(message) == [Found(at_twilio["sid"], "queued")]
+
+
+def test_a_message_twilio_never_got_is_not_found(twilio):
+    message = queued_sms()
+    message.attempted_at = timezone.now()
+    TwilioTransport().send(queued_sms(purpose="reminder"))  # other words, same number
+
+    assert TwilioTransport().find(message) == []
+
+
+def test_messages_older_than_the_attempt_are_not_taken_for_it(twilio):
+    message = queued_sms()
+    TwilioTransport().send(message)
+    message.attempted_at = timezone.now() + TwilioTransport.CLOCK_SKEW + timedelta(minutes=1)
+
+    assert TwilioTransport().find(message) == []
+
+
+def test_a_lookup_twilio_does_not_answer_is_an_error_not_a_no(twilio, settings):
+    settings.TWILIO_READ_TIMEOUT_SECONDS = 0.5
+    message = queued_sms()
+    message.attempted_at = timezone.now()
+    twilio.hold_lookups()
+
+    with pytest.raises(TransportError, match="Twilio did not answer a lookup"):
+        TwilioTransport().find(message)
 
 
 # --- Signatures --------------------------------------------------------------------
