@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TypedDict
 
-from celery import Celery, Task, signals
+from celery import Celery, signals
 from django.db import InterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from kombu.exceptions import OperationalError
@@ -44,15 +44,19 @@ RETRY_ON_DATABASE_ERRORS: RetryOptions = {
 PUBLISH_ERRORS: tuple[type[BaseException], ...] = (OperationalError, RedisError, OSError)
 
 
-def publish(task: Task, argument_lists: Iterable[Sequence[object]]) -> int:
-    """Queues `task` once per argument list, on one broker connection; returns how many
-    were queued.
+def publish(task_name: str, argument_lists: Iterable[Sequence[object]]) -> int:
+    """Queues the task named `task_name` once per argument list, on one broker connection;
+    returns how many were queued.
+
+    By name, so the modules that write the rows need not import the task modules that
+    import them back.
 
     Best effort, by design: the caller has already committed the row that says the work
     is to be done, and a sweep queues again what stays undone. So a broker that is down
     is logged, not raised: a customer's "Send" or upload never fails for it. The connect
     timeout and the short retry policy in settings bound how long this can take.
     """
+    task = app.tasks[task_name]
     calls = [tuple(args) for args in argument_lists]
     if task.app.conf.task_always_eager:  # no broker: the task runs here and now
         for args in calls:

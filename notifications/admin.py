@@ -8,7 +8,7 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from notifications.models import Message, MessageText
-from notifications.texts import PLACEHOLDERS, REQUIRED_PLACEHOLDERS
+from notifications.texts import PLACEHOLDERS, REQUIRED_PLACEHOLDERS, check_override
 from workshop.admin import ManagedByDealershipAdmin, managed_dealerships
 
 
@@ -26,10 +26,29 @@ def placeholder_help() -> str:
 
 
 class MessageTextForm(forms.ModelForm):
+    """A dealership's own text, refused with a reason next to the field when it names an
+    unknown placeholder, misses a required one or would not fit one SMS."""
+
     class Meta:
         model = MessageText
         fields = ["dealership", "purpose", "channel", "language", "subject", "body"]
         widgets = {"body": forms.Textarea(attrs={"rows": 10, "cols": 80})}
+
+    def clean(self) -> dict:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        errors = check_override(
+            purpose=cleaned["purpose"],
+            channel=cleaned["channel"],
+            language=cleaned["language"],
+            subject=cleaned.get("subject", ""),
+            body=cleaned.get("body", ""),
+        )
+        for field_name, messages in errors.items():
+            for message in messages:
+                self.add_error(field_name, str(message))
+        return cleaned
 
 
 @admin.register(MessageText)

@@ -97,8 +97,6 @@ def enqueue(messages: Sequence[Message]) -> None:
         return
 
     def queue_sends() -> None:
-        from notifications.tasks import send_message
-
-        publish(send_message, ((message_id,) for message_id in ids))
+        publish("notifications.send_message", ((message_id,) for message_id in ids))
 
     transaction.on_commit(queue_sends)

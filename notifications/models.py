@@ -3,7 +3,6 @@
 import re
 import secrets
 
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -214,16 +213,3 @@ class MessageText(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} · {self.get_channel_display()} · {self.language}"
-
-    def clean(self) -> None:
-        from notifications.texts import check_override
-
-        errors = check_override(
-            purpose=self.purpose,
-            channel=self.channel,
-            language=self.language,
-            subject=self.subject,
-            body=self.body,
-        )
-        if errors:
-            raise ValidationError(errors)

@@ -423,9 +423,7 @@ def _reserve(remark: CheckInItem, name: str, media: MediaType, size: int) -> Att
 def queue_processing(*attachment_ids: int) -> None:
     """Queues the checks, best effort (`config.celery.publish`): with the broker down the
     files stay in CHECKING, and the sweep queues them again."""
-    from portal.tasks import process_attachment  # the task module imports this one
-
-    publish(process_attachment, ((pk,) for pk in attachment_ids))
+    publish("portal.process_attachment", ((pk,) for pk in attachment_ids))
 
 
 def _arrived(attachment: Attachment, stored_name: str, size: int) -> None:
