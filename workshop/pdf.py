@@ -6,11 +6,13 @@ this card: WeasyPrint never goes to the network, whatever the HTML holds.
 """
 
 import logging
+from functools import cache
+from pathlib import Path
 
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
-from weasyprint import HTML
+from weasyprint import CSS, HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from workshop.models import Appointment, Attachment
@@ -74,7 +76,14 @@ def render_job_card(appointment: Appointment) -> bytes:
         },
     )
     fetcher = CardMediaFetcher(photos, logo=dealership.logo or None)
-    return HTML(string=html, url_fetcher=fetcher, base_url="pitlane-media:/").write_pdf()
+    document = HTML(string=html, url_fetcher=fetcher, base_url="pitlane-media:/")
+    return document.write_pdf(stylesheets=[card_stylesheet()])
+
+
+@cache
+def card_stylesheet() -> CSS:
+    """The card's styles, parsed once: the same for every card."""
+    return CSS(string=Path(__file__).with_name("job_card.css").read_text(encoding="utf-8"))
 
 
 def job_card_filename(appointment: Appointment) -> str:
