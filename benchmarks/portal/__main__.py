@@ -207,6 +207,7 @@ def main() -> None:
             bares.append(requests_per_second(bare, args.bare_requests, args.concurrency))
             print(
                 f"  run {run + 1}: welcome page {pages[-1]:7.1f} /s   bare view {bares[-1]:7.1f} /s"
+                f"   ratio {pages[-1] / bares[-1]:.2f}"
             )
     finally:
         server.terminate()
