@@ -623,8 +623,7 @@ def mechanic_appointments(access: StaffAccess, day: date) -> QuerySet[Appointmen
         .order_by("submitted_at", "pk")
     )
     return (
-        Appointment.objects.filter(dealership=access.dealership)
-        .for_day(day, access.dealership.tz)
+        Appointment.objects.for_day(access.dealership, day)
         .exclude(status=Appointment.Status.CANCELLED)
         .select_related("vehicle", "dealership")
         .prefetch_related(
