@@ -297,7 +297,8 @@ class AppointmentQuerySet(models.QuerySet["Appointment"]):
         pinned ones among many, use `pinned()`."""
         counted = (
             CheckInItem.objects.open()
-            .filter(checkin__appointment=OuterRef("pk"))
+            # By the check-in's id, which the partial index of open items holds: one probe.
+            .filter(checkin=OuterRef("checkin__id"))
             .order_by()
             .values("checkin")
             .annotate(n=Count("pk"))

@@ -118,10 +118,10 @@ def appointment_list(request: HtmxHttpRequest) -> HttpResponse:
         filter=chosen if chosen in Filter.VALUES else Filter.ALL,
     )
     known = request.GET.get("known", "")
-    fingerprint = listing.fingerprint()
-    if request.htmx and known == fingerprint:
+    if request.htmx and known and known == listing.fingerprint():
         return HttpResponse(status=204)  # nothing changed: the list stays as it is
     listing.load()
+    fingerprint = listing.fingerprint()
     here = {"day": day.isoformat(), "q": query, "filter": listing.filter}
     context = {
         "nav": "appointments",
