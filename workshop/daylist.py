@@ -17,7 +17,7 @@ from datetime import date, datetime
 from html import escape
 from typing import Any, NamedTuple
 
-from django.db.models import Func, Q, QuerySet, TextField, Value
+from django.db.models import BooleanField, ExpressionWrapper, Func, Q, QuerySet, TextField, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import formats
@@ -60,11 +60,16 @@ COLUMNS = (
     "vehicle__make",
     "vehicle__model",
     "checkin__invitation_status",
-    "checkin__invited_at",
-    "checkin__opened_at",
-    "checkin__answered_at",
-    "checkin__handled_at",
+    "invited",
+    "opened",
+    "answered",
+    "handled",
 )
+# The steps of the check-in as the list shows them: whether, not when.
+STEPS = {
+    step: ExpressionWrapper(Q(**{f"checkin__{step}_at__isnull": False}), BooleanField())
+    for step in ("invited", "opened", "answered", "handled")
+}
 
 
 class RowText(Func):
@@ -164,10 +169,10 @@ class RowMaker:
             make,
             model,
             invitation,
-            invited_at,
-            opened_at,
-            answered_at,
-            handled_at,
+            invited,
+            opened,
+            answered,
+            handled,
             _fingerprint_text,
         ) = values
         local: datetime = starts_at.astimezone(self.tz)
@@ -179,17 +184,17 @@ class RowMaker:
         else:
             progress = (
                 "handled"
-                if handled_at
+                if handled
                 else "answered"
-                if answered_at
+                if answered
                 else "opened"
-                if opened_at
+                if opened
                 else "invited"
-                if invited_at
+                if invited
                 else "none"
             )
             progress_label = self.progress[progress]
-            flag = self.flags["done"] if handled_at and answered_at else ""
+            flag = self.flags["done"] if handled and answered else ""
         # Pinned rows stand in the pinned block, which marks them: no class of their own.
         css = "" if status == Appointment.Status.SCHEDULED else f"is-{status}"
         invitation = invitation or Invitation.NOT_DUE
@@ -203,7 +208,7 @@ class RowMaker:
             time=f"{local:%H:%M}",
             flag=flag,
             url=self.url.format(pk),
-            answered=' class="answered"' if answered_at else "",
+            answered=' class="answered"' if answered else "",
             customer=escape(f"{first_name} {last_name}".strip()),
             status=self.statuses.get(status, ""),
             plate=escape(plate),
@@ -258,8 +263,9 @@ class AppointmentList:
             shown = shown.filter(checkin__answered_at__isnull=True)
         return shown
 
-    def _ordered(self) -> QuerySet[Appointment]:
-        qs = self.queryset().annotate(fingerprint_text=FINGERPRINT_TEXT)
+    def rows_query(self) -> QuerySet[Appointment]:
+        """`queryset()` in the list's order, with what the rows and the fingerprint read."""
+        qs = self.queryset().annotate(**STEPS).annotate(fingerprint_text=FINGERPRINT_TEXT)
         if self.searching:
             return qs.order_by("-starts_at", "pk")[:SEARCH_LIMIT]
         return qs.order_by("starts_at", "pk")
@@ -268,7 +274,7 @@ class AppointmentList:
         """The one query of a page: what every row shows, in the list's order, and the
         text of its fingerprint (last)."""
         if self._values is None:
-            self._values = list(self._ordered().values_list(*COLUMNS, "fingerprint_text"))
+            self._values = list(self.rows_query().values_list(*COLUMNS, "fingerprint_text"))
         return self._values
 
     def fingerprint(self) -> str:
@@ -277,7 +283,7 @@ class AppointmentList:
         if self._values is not None:
             texts = [values[-1] for values in self._values]
         else:
-            texts = list(self._ordered().values_list("fingerprint_text", flat=True))
+            texts = list(self.rows_query().values_list("fingerprint_text", flat=True))
         digest = hashlib.blake2b("\n".join(texts).encode(), digest_size=12)
         return digest.hexdigest()
 
