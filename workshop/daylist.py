@@ -137,10 +137,11 @@ class RowMaker:
             "done": self._flag("flag-done", gettext("Every item handled")),
         }
         self.statuses = {
-            value: f"<small>{escape(label)}</small>" for value, label in Appointment.Status.choices
+            value: f"<small>{escape(str(label))}</small>"
+            for value, label in Appointment.Status.choices
         }
         self.statuses[Appointment.Status.SCHEDULED] = ""
-        self.invitations = {value: escape(label) for value, label in Invitation.choices}
+        self.invitations = {value: escape(str(label)) for value, label in Invitation.choices}
         self.invitations[Invitation.UNREACHABLE] = escape(
             pgettext("invitation status", "Not reachable")
         )
@@ -283,7 +284,8 @@ class AppointmentList:
         if self._values is not None:
             texts = [values[-1] for values in self._values]
         else:
-            texts = list(self.rows_query().values_list("fingerprint_text", flat=True))
+            rows = self.rows_query()
+            texts = list(rows.values_list("fingerprint_text", flat=True))  # type: ignore[misc]  # annotated
         digest = hashlib.blake2b("\n".join(texts).encode(), digest_size=12)
         return digest.hexdigest()
 

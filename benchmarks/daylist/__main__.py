@@ -18,9 +18,10 @@ were answered, each with a handled remark.
 
 Every figure is the server time of one request through Django's test client in this
 process (the whole middleware stack, the view, the template; no HTTP server), as the
-median of the requests of a round, then the median of the rounds. Each round runs the
-bare view, the three datasets and the check-in page in turn, so a busy moment on the
-machine touches all of them alike.
+median of the requests of a round, then the median of the rounds. Requests take turns one
+by one between the three datasets (or between the baselines: a bare view, a signed-in
+bare view, the check-in page and the list), so a busy moment on the machine touches all
+of them alike. See README.md for the figures.
 """
 
 import argparse
@@ -31,7 +32,7 @@ import statistics
 import time
 import warnings
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -261,13 +262,17 @@ def prepare_database(reuse: bool) -> bool:
 
 
 def use(schema: str) -> None:
-    """Points Django's connection at one dataset."""
+    """Points Django's connection at one dataset (on the open connection: no reconnect,
+    so requests to the three datasets can alternate one by one)."""
     from django.contrib.contenttypes.models import ContentType
     from django.db import connection
 
-    connection.close()
+    path = f"{schema},public"
     connection.settings_dict.setdefault("OPTIONS", {})
-    connection.settings_dict["OPTIONS"]["options"] = f"-c search_path={schema},public"
+    connection.settings_dict["OPTIONS"]["options"] = f"-c search_path={path}"
+    if connection.connection is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET search_path TO {path}")
     ContentType.objects.clear_cache()
 
 
@@ -484,18 +489,28 @@ def checkin_page(dataset: Dataset):
     return response
 
 
-def timed(action: Callable[[Dataset], object], dataset: Dataset, budget: float) -> list[float]:
-    """Server times of repeated requests: at least 3 or `budget` seconds (at most 3x), up to 30."""
-    times: list[float] = []
+def alternated(
+    requests: list[tuple[Callable[[Dataset], object], Dataset]], budget: float
+) -> list[float]:
+    """The median server time of each (action, dataset), the requests taking turns one
+    by one, so that a busy moment on the machine touches them alike: at least 3 each,
+    then until `budget` seconds are spent (at most 3x that) or 30 each."""
+    for action, dataset in requests:
+        use(dataset.schema)
+        action(dataset)  # warm
+    times: list[list[float]] = [[] for _ in requests]
     spent = 0.0
     while True:
-        began = time.perf_counter()
-        action(dataset)
-        took = time.perf_counter() - began
-        times.append(took)
-        spent += took
-        if len(times) >= 30 or spent >= 3 * budget or (spent >= budget and len(times) >= 3):
-            return times
+        for index, (action, dataset) in enumerate(requests):
+            use(dataset.schema)
+            began = time.perf_counter()
+            action(dataset)
+            took = time.perf_counter() - began
+            times[index].append(took)
+            spent += took
+        done = len(times[0])
+        if done >= 30 or spent >= 3 * budget or (spent >= budget and done >= 3):
+            return [statistics.median(each) for each in times]
 
 
 def open_dataset(schema: str) -> Dataset:
@@ -587,28 +602,26 @@ def main() -> None:
     small = datasets[0]
     load_before = os.getloadavg()
     figures: dict[tuple[str, str], list[float]] = {}
-
-    def record(key: tuple[str, str], action, dataset: Dataset) -> None:
-        times = timed(action, dataset, args.budget)
-        figures.setdefault(key, []).append(statistics.median(times))
-
     actions = [
         ("day list", list_page),
-        *[(f"search by {k}", search(q)) for k, q in SEARCHES.items()],
+        *[(f"search by {kind}", search(query)) for kind, query in SEARCHES.items()],
+        ("poll (204)", poll),
     ]
-    actions.append(("poll (204)", poll))
+    baselines = [
+        ("bare view", bare),
+        ("signed-in bare view", signed_in),
+        ("check-in page", checkin_page),
+        ("day list, 10k", list_page),
+    ]
     for round_number in range(args.rounds):
-        use(small.schema)
-        record(("bare view", ""), bare, small)
-        record(("signed-in bare view", ""), signed_in, small)
-        for dataset in datasets:
-            use(dataset.schema)
-            for name, action in actions:
-                action(dataset)  # warm
-                record((name, dataset.schema), action, dataset)
-        use(small.schema)
-        record(("check-in page", ""), checkin_page, small)
-        record(("day list", "rps"), list_page, small)
+        for name, action in actions:
+            medians = alternated([(action, dataset) for dataset in datasets], args.budget)
+            for dataset, median in zip(datasets, medians, strict=True):
+                figures.setdefault((name, dataset.schema), []).append(median)
+        # The baselines and the list next to them, taking turns, on the 10k dataset.
+        medians = alternated([(action, small) for _name, action in baselines], args.budget)
+        for (name, _action), median in zip(baselines, medians, strict=True):
+            figures.setdefault((name, ""), []).append(median)
         print(f"round {round_number + 1} of {args.rounds} done", flush=True)
     load_after = os.getloadavg()
 
@@ -617,7 +630,7 @@ def main() -> None:
 
     print()
     print(
-        f"{datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} cores, load average "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load average "
         f"{load_before[0]:.1f} before, {load_after[0]:.1f} after; "
         f"medians of {args.rounds} rounds, server time through Django's test client"
     )
@@ -637,7 +650,7 @@ def main() -> None:
     )
     print(f"| poll / bare view (worst dataset) | {poll_worst / bare_ms:.1f}x (goal ≤ 3x) | | | |")
     print()
-    list_rps = 1000 / ms(("day list", "rps"))
+    list_rps = 1000 / ms(("day list, 10k", ""))
     checkin_rps = 1000 / ms(("check-in page", ""))
     print(
         f"Day list at {small.rows} rows: {small.html_bytes / 1000:.1f} KB of HTML "
