@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Trigram indexes for the list's search (OpClass in index expressions); harmless on SQLite.
+    "django.contrib.postgres",
     "template_partials.apps.SimpleAppConfig",
     "django_htmx",
     "phonenumber_field",

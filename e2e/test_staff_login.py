@@ -18,7 +18,7 @@ def test_reception_logs_in_and_sees_todays_appointments(live_server, page: Page)
     from django.utils import timezone
 
     today = timezone.localdate(timezone=first.tz)
-    todays = Appointment.objects.filter(dealership=first).for_day(today, first.tz)
+    todays = Appointment.objects.for_day(first, today)
     assert todays.exists()
     # Today's appointments: in the day's table, or pinned on top while they have open items.
     for appointment in todays:

@@ -516,11 +516,7 @@ class Seeder:
         today_refs = Appointment.objects.filter(
             dealership=dealership, external_ref__startswith=f"DMS-{self.today:%Y%m%d}-"
         )
-        on_today = (
-            Appointment.objects.filter(dealership=dealership)
-            .for_day(self.today, dealership.tz)
-            .count()
-        )
+        on_today = Appointment.objects.for_day(dealership, self.today).count()
         if on_today < 3 and not today_refs.exists():
             rng = random.Random(f"{spec.slug}-{self.today}")
             for number, slot in enumerate([time(9, 0), time(11, 30), time(15, 0)], start=1):

@@ -7,10 +7,13 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.backends.ddl_references import Statement
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, Replace, Upper
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop, pgettext_lazy
@@ -124,7 +127,10 @@ class Dealership(models.Model):
         return str(day.isoweekday()) in self.sending_days
 
     def local_day_bounds(self, day: date) -> tuple[datetime, datetime]:
-        """The UTC instants at which `day` starts and ends in the dealership's time zone."""
+        """The instants at which `day` starts and ends in the dealership's time zone.
+
+        The one place a dealership's day is worked out: `Appointment.objects.for_day`,
+        the list and the invitation schedule use it."""
         start = datetime.combine(day, time.min, tzinfo=self.tz)
         return start, start + timedelta(days=1)
 
@@ -163,6 +169,44 @@ class Membership(models.Model):
         return f"{self.user} @ {self.dealership} ({self.get_role_display()})"
 
 
+def normalised_plate(text: str) -> str:
+    """Plates are typed with or without dashes, dots and spaces: compare without them."""
+    return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
+class TrigramIndex(GinIndex):
+    """A trigram index (pg_trgm) on PostgreSQL, and no index at all elsewhere.
+
+    SQLite has no trigram index (its search scans), but it rebuilds a table with every
+    index the model declares when a later migration changes the table: there this
+    index writes an empty statement instead of a PostgreSQL one."""
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor != "postgresql":
+            return Statement("")
+        return super().create_sql(model, schema_editor, using=using, **kwargs)
+
+    def remove_sql(self, model, schema_editor, **kwargs):
+        if schema_editor.connection.vendor != "postgresql":
+            return Statement("")
+        return super().remove_sql(model, schema_editor, **kwargs)
+
+
+def trigram_index(expression, name: str) -> TrigramIndex:
+    """Serves `icontains` on `expression`, which Django writes as UPPER(...) LIKE ...,
+    so the expression indexed is UPPER(...) too."""
+    return TrigramIndex(OpClass(expression, name="gin_trgm_ops"), name=name)
+
+
+class CustomerQuerySet(models.QuerySet["Customer"]):
+    def named(self, text: str):
+        """Customers whose first or last name holds every word of `text`."""
+        people = self.order_by()
+        for word in text.split():
+            people = people.filter(Q(first_name__icontains=word) | Q(last_name__icontains=word))
+        return people
+
+
 class Customer(models.Model):
     dealership = models.ForeignKey(
         Dealership, on_delete=models.CASCADE, related_name="customers", verbose_name=_("dealership")
@@ -178,10 +222,17 @@ class Customer(models.Model):
     # Set when the customer replied STOP to an SMS; no SMS goes out while set.
     sms_opted_out_at = models.DateTimeField(_("opted out of SMS at"), null=True, blank=True)
 
+    objects = CustomerQuerySet.as_manager()
+
     class Meta:
         ordering = ["last_name", "first_name"]
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
+        indexes = [
+            # The list's search: any part of a customer's first or last name.
+            trigram_index(Upper("first_name"), "customer_first_trgm_idx"),
+            trigram_index(Upper("last_name"), "customer_last_trgm_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.full_name
@@ -201,6 +252,22 @@ class Customer(models.Model):
         return [c for c in (self.preferred_channel, other) if self.can_receive(c)]
 
 
+# A vehicle's plate as search compares it (`normalised_plate`): the index and the query.
+PLATE_KEY = Upper(
+    Replace(
+        Replace(Replace("plate", Value("-"), Value("")), Value(" "), Value("")),
+        Value("."),
+        Value(""),
+    )
+)
+
+
+class VehicleQuerySet(models.QuerySet["Vehicle"]):
+    def with_plate(self, text: str):
+        """Vehicles whose plate holds `text`, both without dashes, dots and spaces."""
+        return self.annotate(plate_key=PLATE_KEY).filter(plate_key__contains=normalised_plate(text))
+
+
 class Vehicle(models.Model):
     dealership = models.ForeignKey(
         Dealership, on_delete=models.CASCADE, related_name="vehicles", verbose_name=_("dealership")
@@ -212,12 +279,16 @@ class Vehicle(models.Model):
     year = models.PositiveSmallIntegerField(_("year"), null=True, blank=True)
     mileage_km = models.PositiveIntegerField(_("mileage (km)"), null=True, blank=True)
 
+    objects = VehicleQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("vehicle")
         verbose_name_plural = _("vehicles")
         indexes = [
             # Staff search by plate within a dealership.
             models.Index(fields=["dealership", "plate"], name="vehicle_plate_idx"),
+            # The list's search: any part of a plate, however it was typed.
+            trigram_index(PLATE_KEY, "vehicle_plate_trgm_idx"),
         ]
 
     def __str__(self) -> str:
@@ -240,22 +311,48 @@ class AppointmentQuerySet(models.QuerySet["Appointment"]):
     def for_dealerships(self, dealerships: "models.QuerySet[Dealership] | list[Dealership]"):
         return self.filter(dealership__in=dealerships)
 
-    def for_day(self, day: date, tz: zoneinfo.ZoneInfo):
-        start = datetime.combine(day, time.min, tzinfo=tz)
-        return self.filter(starts_at__gte=start, starts_at__lt=start + timedelta(days=1))
+    def for_day(self, dealership: Dealership, day: date):
+        """The dealership's appointments on `day`, in its own time zone."""
+        start, end = dealership.local_day_bounds(day)
+        return self.filter(dealership=dealership, starts_at__gte=start, starts_at__lt=end)
 
     def with_open_items(self):
-        """Annotates `has_open_items`: the appointment is pinned for the receptionists."""
+        """Annotates `open_items`, the number of open check-in items: above 0, the
+        appointment is pinned. Counted per row, so for the few rows shown; to find the
+        pinned ones among many, use `pinned()`."""
+        counted = (
+            CheckInItem.objects.open()
+            # By the check-in's id, which the partial index of open items holds: one probe.
+            .filter(checkin=OuterRef("checkin__id"))
+            .order_by()
+            .values("checkin")
+            .annotate(n=Count("pk"))
+            .values("n")[:1]
+        )
         return self.annotate(
-            has_open_items=Exists(
-                CheckInItem.objects.filter(
-                    checkin__appointment=OuterRef("pk"), state=CheckInItem.State.OPEN
-                )
-            )
+            open_items=Coalesce(Subquery(counted, output_field=models.IntegerField()), 0)
         )
 
     def pinned(self):
-        return self.with_open_items().filter(has_open_items=True)
+        """Appointments with at least one open check-in item, whatever their day.
+
+        Found from the open items (few, in a partial index) towards the appointments,
+        so the cost follows what is pinned, not the years of history."""
+        return self.filter(pk__in=CheckInItem.objects.open().values("checkin__appointment_id"))
+
+    def matching(self, text: str):
+        """Appointments whose reference, customer's name or plate contains `text`:
+        the reference the whole text, the name every word of it, the plate the text
+        without its dashes, dots and spaces. Each part is served by an index of its own
+        on PostgreSQL (trigram indexes, see the models' Meta), so the three are joined
+        as a union of ids, not an OR across tables."""
+        ids = self.order_by().filter(external_ref__icontains=text).values("pk")
+        people = Customer.objects.named(text).values("pk")
+        ids = ids.union(self.order_by().filter(customer__in=people).values("pk"))
+        if normalised_plate(text):
+            cars = Vehicle.objects.with_plate(text).values("pk")
+            ids = ids.union(self.order_by().filter(vehicle__in=cars).values("pk"))
+        return self.filter(pk__in=ids)
 
     def upcoming(self, now: datetime | None = None):
         """Scheduled and not started yet (`upcoming_q`): the check-in is still open."""
@@ -317,6 +414,8 @@ class Appointment(models.Model):
             models.Index(fields=["dealership", "starts_at"], name="appointment_day_idx"),
             # The dispatcher across dealerships: scheduled appointments starting soon.
             models.Index(fields=["status", "starts_at"], name="appointment_status_start_idx"),
+            # The list's search: any part of the DMS reference.
+            trigram_index(Upper("external_ref"), "appointment_ref_trgm_idx"),
         ]
 
     def __str__(self) -> str:
@@ -336,11 +435,9 @@ class Appointment(models.Model):
 
     @property
     def is_pinned(self) -> bool:
-        if hasattr(self, "has_open_items"):
-            return self.has_open_items
-        return CheckInItem.objects.filter(
-            checkin__appointment=self, state=CheckInItem.State.OPEN
-        ).exists()
+        if hasattr(self, "open_items"):  # annotated by `with_open_items()`
+            return self.open_items > 0
+        return CheckInItem.objects.open().filter(checkin__appointment=self).exists()
 
     def total_price(self) -> Decimal:
         return sum((item.price for item in self.work_items.all()), Decimal("0.00"))

@@ -120,10 +120,10 @@ def appointment_list(request: HtmxHttpRequest) -> HttpResponse:
         filter=chosen if chosen in Filter.VALUES else Filter.ALL,
     )
     known = request.GET.get("known", "")
-    fingerprint = listing.fingerprint()
-    if request.htmx and known == fingerprint:
+    if request.htmx and known and known == listing.fingerprint():
         return HttpResponse(status=204)  # nothing changed: the list stays as it is
     listing.load()
+    fingerprint = listing.fingerprint()
     here = {"day": day.isoformat(), "q": query, "filter": listing.filter}
     context = {
         "nav": "appointments",
@@ -615,8 +615,7 @@ def mechanic_appointments(access: StaffAccess, day: date) -> QuerySet[Appointmen
         .order_by("submitted_at", "pk")
     )
     return (
-        Appointment.objects.filter(dealership=access.dealership)
-        .for_day(day, access.dealership.tz)
+        Appointment.objects.for_day(access.dealership, day)
         .exclude(status=Appointment.Status.CANCELLED)
         .select_related("vehicle", "dealership")
         .prefetch_related(

@@ -52,7 +52,7 @@ def test_a_remark_needs_a_subject():
         RemarkFactory(subject="")
 
 
-def test_for_day_uses_the_dealerships_time_zone():
+def test_for_day_is_the_dealerships_day_in_its_time_zone():
     dealership = DealershipFactory(time_zone="Europe/Brussels")
     tz = ZoneInfo("Europe/Brussels")
     # 00:30 in Brussels on the 2nd is still the 1st in UTC.
@@ -60,8 +60,17 @@ def test_for_day_uses_the_dealerships_time_zone():
         dealership=dealership, starts_at=datetime(2026, 12, 2, 0, 30, tzinfo=tz)
     )
     AppointmentFactory(dealership=dealership, starts_at=datetime(2026, 12, 1, 23, 30, tzinfo=tz))
-    day = Appointment.objects.for_day(date(2026, 12, 2), tz)
+    AppointmentFactory(starts_at=datetime(2026, 12, 2, 10, 0, tzinfo=tz))  # another dealership
+    day = Appointment.objects.for_day(dealership, date(2026, 12, 2))
     assert list(day) == [early]
+
+
+def test_a_dealerships_day_is_23_hours_long_when_the_clocks_go_forward():
+    dealership = DealershipFactory(time_zone="Europe/Brussels")
+    start, end = dealership.local_day_bounds(date(2026, 3, 29))
+    utc = ZoneInfo("UTC")
+    assert start.astimezone(utc) == datetime(2026, 3, 28, 23, 0, tzinfo=utc)
+    assert end.astimezone(utc) == datetime(2026, 3, 29, 22, 0, tzinfo=utc)
 
 
 def test_pinned_means_at_least_one_open_item():
@@ -73,6 +82,12 @@ def test_pinned_means_at_least_one_open_item():
     assert list(Appointment.objects.pinned()) == [pinned]
     assert pinned.is_pinned
     assert not handled.is_pinned
+    counted = Appointment.objects.with_open_items().order_by("pk")
+    assert [(a.pk, a.open_items, a.is_pinned) for a in counted] == [
+        (pinned.pk, 1, True),
+        (handled.pk, 0, False),
+        (counted[2].pk, 0, False),
+    ]
 
 
 def test_for_dealerships_keeps_to_those_dealerships():

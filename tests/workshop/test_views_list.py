@@ -1,20 +1,27 @@
 """The receptionist's list: the day, pinned answers on top, search, filters, live refresh."""
 
+import json
 import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import AppointmentFactory, DealershipFactory, UserFactory
 from tests.workshop.staffdata import answered, appointment_today, at_local, open_remark
 from workshop import checkin as flow
-from workshop.models import OnlineCheckIn
+from workshop.daylist import COLUMNS, AppointmentList
+from workshop.models import Appointment, Customer, OnlineCheckIn, Vehicle
 
 pytestmark = pytest.mark.django_db
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="reads PostgreSQL's query plans; CI runs it"
+)
 
 LIST = reverse("workshop:appointments")
 
@@ -79,9 +86,9 @@ def test_the_customers_name_is_highlighted_once_answered(staff_client, dealershi
     answered(talked, remarks=())  # answered without anything to handle
     body = staff_client.get(LIST).content.decode()
     assert re.search(
-        rf'class="customer-name answered">{re.escape(talked.customer.full_name)}<', body
+        rf'<a href="[^"]+" class="answered">{re.escape(talked.customer.full_name)}<', body
     )
-    assert re.search(rf'class="customer-name">{re.escape(quiet.customer.full_name)}<', body)
+    assert re.search(rf'<a href="[^"]+">{re.escape(quiet.customer.full_name)}<', body)
 
 
 def test_when_every_item_is_handled_the_appointment_unpins_with_a_done_icon(
@@ -178,19 +185,134 @@ def make_day(dealership, count: int) -> None:
             answered(appointment, remarks=())
 
 
+def make_history(dealership, count: int) -> None:
+    """Appointments on other days, long past and weeks ahead; the past ones answered and
+    handled, as years of history leave them."""
+    today = timezone.localdate(timezone=dealership.tz)
+    for n in range(count):
+        offset = -(n % 700) - 1 if n % 4 else n % 60 + 1
+        appointment = AppointmentFactory(
+            dealership=dealership, starts_at=at_local(dealership, today + timedelta(days=offset))
+        )
+        if offset < 0 and n % 3 == 0:
+            for remark in answered(appointment)["remarks"]:
+                flow.handle_item(remark, UserFactory(username="history"))
+
+
+def rows_shown(body: bytes) -> int:
+    return len(re.findall(rb"<tr(?: class=\"[^\"]*\")?><td>", body))
+
+
 def test_the_list_runs_the_same_queries_for_200_appointments_as_for_2(
     staff_client, dealership, django_assert_num_queries
 ):
     make_day(dealership, 2)
     staff_client.get(LIST)  # the session is warm
-    # session, user, memberships, rows (pinned and day in one), fingerprint
-    with django_assert_num_queries(5):
+    # session, user, memberships, the list (pinned and day in one, its fingerprint too)
+    with django_assert_num_queries(4):
         small = staff_client.get(LIST)
     make_day(dealership, 198)
-    with django_assert_num_queries(5):
+    make_history(dealership, 40)
+    with django_assert_num_queries(4):
         large = staff_client.get(LIST)
-    assert large.content.count(b"<tr id=") == 200
-    assert small.content.count(b"<tr id=") == 2
+    assert rows_shown(large.content) == 200
+    assert rows_shown(small.content) == 2
+
+
+def test_a_day_of_200_rows_stays_under_60_kb(staff_client, dealership):
+    """A busy day as reception sees it: a few answers to handle, a third answered,
+    invitations in every state."""
+    day = timezone.localdate(timezone=dealership.tz)
+    statuses = [choice for choice, _label in OnlineCheckIn.InvitationStatus.choices]
+    for n in range(200):
+        appointment = AppointmentFactory(
+            dealership=dealership,
+            starts_at=at_local(dealership, day, 7 + n % 11, n % 4 * 15),
+            customer__first_name="Charlotte",
+            vehicle__make="Volkswagen",
+            vehicle__model="Golf Variant",
+        )
+        if n % 50 == 0:
+            answered(appointment)
+        elif n % 3 == 0:
+            answered(appointment, remarks=())
+        OnlineCheckIn.objects.filter(appointment=appointment).update(
+            invitation_status=statuses[n % len(statuses)]
+        )
+    body = staff_client.get(LIST).content
+    assert rows_shown(body) == 200
+    assert len(body) < 60_000
+
+
+def plan_of(queryset, *, also_off: tuple[str, ...] = ()) -> list[dict]:
+    """Every node of PostgreSQL's plan of `queryset`, run. These tables are tiny, and
+    PostgreSQL would read them whole; asked not to (no sequential scans, no hash or merge
+    joins), it shows the plan a large database gets, if the query allows one."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        for method in ("seqscan", "hashjoin", "mergejoin", *also_off):
+            cursor.execute(f"SET LOCAL enable_{method} = off")
+    nodes, todo = [], [json.loads(queryset.explain(format="json", analyze=True))[0]["Plan"]]
+    while todo:
+        node = todo.pop()
+        nodes.append(node)
+        todo.extend(node.get("Plans", []))
+    return nodes
+
+
+def appointments_read(nodes: list[dict]) -> int:
+    """Rows of workshop_appointment the plan read, kept or thrown away."""
+    return sum(
+        (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * node["Actual Loops"]
+        for node in nodes
+        if node.get("Relation Name") == "workshop_appointment"
+    )
+
+
+@postgresql_only
+def test_the_day_reads_what_it_shows_not_the_history(dealership):
+    make_day(dealership, 3)  # one of them pinned
+    elsewhere = AppointmentFactory(
+        dealership=dealership, starts_at=timezone.now() + timedelta(days=9)
+    )
+    open_remark(elsewhere)
+    make_history(dealership, 150)
+    listing = AppointmentList(dealership, timezone.localdate(timezone=dealership.tz))
+    assert len(listing.values()) == 4
+    nodes = plan_of(listing.rows_query().values_list(*COLUMNS, "fingerprint_text"))
+    assert appointments_read(nodes) <= 12  # not the 150 of the history
+    assert "checkin_item_open_idx" in {node.get("Index Name") for node in nodes}
+
+
+@postgresql_only
+@pytest.mark.parametrize(
+    ("search", "indexes"),
+    [
+        (lambda: Customer.objects.named("sofie van"), {"customer_first_trgm_idx"}),
+        (lambda: Customer.objects.named("van den berg"), {"customer_last_trgm_idx"}),
+        (lambda: Vehicle.objects.with_plate("1abc04"), {"vehicle_plate_trgm_idx"}),
+        (
+            lambda: Appointment.objects.filter(external_ref__icontains="77001"),
+            {"appointment_ref_trgm_idx"},
+        ),
+    ],
+    ids=["first name", "last name", "plate", "reference"],
+)
+def test_each_part_of_a_search_is_served_by_its_trigram_index(dealership, search, indexes):
+    """What `Appointment.objects.matching` looks for, each part on its own: the
+    expression Django writes for the lookup is the one the index holds."""
+    AppointmentFactory(
+        dealership=dealership,
+        customer__first_name="Sofie",
+        customer__last_name="Van den Berg",
+        external_ref="DMS-77001",
+        vehicle__plate="1-ABC-042",
+    )
+    make_history(dealership, 30)
+    assert search().count() == 1
+    # Bitmap scans only: a search reads what an index finds, not a whole index in order.
+    plan = plan_of(search(), also_off=("indexscan", "indexonlyscan"))
+    assert indexes <= {node.get("Index Name") for node in plan}
 
 
 def refresh_url(body: str) -> str:
@@ -202,12 +324,18 @@ def refresh_url(body: str) -> str:
 def test_polling_answers_204_while_nothing_changed(
     staff_client, dealership, django_assert_num_queries
 ):
-    make_day(dealership, 30)
+    make_day(dealership, 3)
     url = refresh_url(staff_client.get(LIST).content.decode())
-    with django_assert_num_queries(4):  # session, user, memberships, fingerprint
+    with django_assert_num_queries(4):  # session, user, memberships, the list's values
         response = staff_client.get(url, headers={"HX-Request": "true"})
     assert response.status_code == 204
     assert response.content == b""
+    make_day(dealership, 30)
+    make_history(dealership, 40)
+    url = refresh_url(staff_client.get(LIST).content.decode())
+    with django_assert_num_queries(4):
+        response = staff_client.get(url, headers={"HX-Request": "true"})
+    assert response.status_code == 204
 
 
 def test_polling_brings_a_new_answer_in_pinned_without_a_reload(staff_client, dealership):
