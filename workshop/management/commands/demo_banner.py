@@ -51,7 +51,7 @@ class Command(BaseCommand):
                 f"  An appointment's link:   make link DEALERSHIP={example[0]} REF={example[1]}"
             )
         lines += [
-            "  Ctrl-C stops the web app, the worker and beat.",
+            "  Ctrl-C stops the web app, the workers and beat.",
             "",
         ]
         return lines
