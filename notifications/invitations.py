@@ -235,6 +235,16 @@ def _write_reminders(appointments: list[Appointment], now: datetime, overrides) 
     return messages
 
 
+def _locked_appointment(appointment_id: int) -> Appointment:
+    """The appointment with its check-in locked (one sender at a time), in one query."""
+    checkin = _with_related(OnlineCheckIn.objects.select_for_update(of=("self",))).get(
+        appointment_id=appointment_id
+    )
+    appointment = checkin.appointment
+    appointment.checkin = checkin
+    return appointment
+
+
 def resend_invitation(appointment: Appointment, by) -> Message:
     """Staff send the invitation again, by the customer's preferred usable channel.
 
@@ -243,11 +253,8 @@ def resend_invitation(appointment: Appointment, by) -> Message:
     """
     now = timezone.now()
     with transaction.atomic():
-        checkin = _with_related(OnlineCheckIn.objects.select_for_update(of=("self",))).get(
-            appointment_id=appointment.pk
-        )
-        appointment = checkin.appointment
-        appointment.checkin = checkin
+        appointment = _locked_appointment(appointment.pk)
+        checkin = appointment.checkin
         if not appointment.is_upcoming(now):
             raise CheckInClosed()
         recent = (
@@ -355,11 +362,7 @@ def queue_contact_notices(
         return []
     now = timezone.now()
     with transaction.atomic():
-        checkin = _with_related(OnlineCheckIn.objects.select_for_update(of=("self",))).get(
-            appointment_id=appointment.pk
-        )
-        appointment = checkin.appointment
-        appointment.checkin = checkin
+        appointment = _locked_appointment(appointment.pk)
         told = dict(
             Message.objects.filter(
                 appointment=appointment,

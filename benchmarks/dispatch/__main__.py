@@ -20,6 +20,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.database import fresh_database
+
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_DIR = ROOT / "var" / "bench"
 
@@ -32,29 +34,6 @@ def configure_environment() -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     os.environ["LOG_LEVEL"] = "WARNING"
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
-
-
-def fresh_database() -> None:
-    import dj_database_url
-
-    config = dj_database_url.parse(os.environ["DATABASE_URL"])
-    if config["ENGINE"].endswith("sqlite3"):
-        for suffix in ("", "-wal", "-shm"):
-            Path(config["NAME"] + suffix).unlink(missing_ok=True)
-        return
-    import psycopg
-
-    admin = psycopg.connect(
-        host=config["HOST"] or "127.0.0.1",
-        port=config["PORT"] or 5432,
-        user=config["USER"],
-        password=config["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    )
-    with admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{config["NAME"]}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{config["NAME"]}"')
 
 
 def seed(total: int, due: int, now: datetime) -> None:

@@ -24,6 +24,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from benchmarks.database import fresh_database
+
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_DIR = ROOT / "var" / "bench" / "portal"
 GOAL = 0.3
@@ -49,29 +51,6 @@ def configure_environment(port: int) -> None:
     )
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{BENCH_DIR / 'portal.sqlite3'}")
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
-
-
-def fresh_database() -> None:
-    import dj_database_url
-
-    config = dj_database_url.parse(os.environ["DATABASE_URL"])
-    if config["ENGINE"].endswith("sqlite3"):
-        for suffix in ("", "-wal", "-shm"):
-            Path(config["NAME"] + suffix).unlink(missing_ok=True)
-        return
-    import psycopg
-
-    admin = psycopg.connect(
-        host=config["HOST"] or "127.0.0.1",
-        port=config["PORT"] or 5432,
-        user=config["USER"],
-        password=config["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    )
-    with admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{config["NAME"]}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{config["NAME"]}"')
 
 
 def prepare() -> str:
