@@ -116,9 +116,13 @@
     var verb = event.detail.requestConfig && event.detail.requestConfig.verb;
     if (verb === "post" && elt.closest && elt.closest("#appointment-body")) lastPost = snapshot(elt);
   });
-  document.addEventListener("htmx:afterSwap", function (event) {
+  // Opened once htmx has settled the partial, not when it is swapped in: htmx wires up the
+  // dialog's form only then, and a form confirmed before that would post as a plain page.
+  document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail.target;
     if (target && target.id === "dialog-host") openDialog(target.querySelector("dialog"));
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
     // A form came back with errors: focus the first field that needs attention.
     var form = event.detail.elt;
     if (form && form.matches && form.matches(".dialog-form")) {
