@@ -19,10 +19,12 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 from storages.backends.s3 import S3Storage
 
+from config.htmx import page_or_partial
 from portal import uploads
-from portal.decorators import portal_view
+from portal.decorators import PortalRequest, portal_view
 from workshop.models import Attachment, CheckInItem, OnlineCheckIn
 
 # Errors of a plain form post, kept in the session until the page shows them.
@@ -52,12 +54,12 @@ def wants_json(request: HttpRequest) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def _refused(request: HttpRequest, checkin: OnlineCheckIn, refused: Refused) -> HttpResponse:
+def _refused(request: PortalRequest, checkin: OnlineCheckIn, refused: Refused) -> HttpResponse:
     if wants_json(request):
         return JsonResponse({"error": refused.message}, status=refused.status)
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         # Reload: the page itself then shows the closed check-in or the sent remark.
-        return HttpResponse(status=200, headers={"HX-Refresh": "true"})
+        return HttpResponseClientRefresh()
     return TemplateResponse(
         request,
         "portal/upload_refused.html",
@@ -105,7 +107,7 @@ def _describe(attachment: Attachment) -> dict[str, Any]:
 
 
 def _files_response(
-    request: HttpRequest, checkin: OnlineCheckIn, remark: CheckInItem, part: str
+    request: PortalRequest, checkin: OnlineCheckIn, remark: CheckInItem, part: str
 ) -> TemplateResponse:
     context = {
         "checkin": checkin,
@@ -117,7 +119,7 @@ def _files_response(
 
 
 def _after_change(
-    request: HttpRequest,
+    request: PortalRequest,
     checkin: OnlineCheckIn,
     remark: CheckInItem,
     errors: list[str],
@@ -128,7 +130,7 @@ def _after_change(
             return JsonResponse({"error": " ".join(errors), "errors": errors}, status=422)
         return JsonResponse({"attachment": _describe(done) if done else None}, status=200)
     flash_errors(request, remark, errors)
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return _files_response(request, checkin, remark, "")
     return redirect(f"{_return_url(request, checkin)}#attachments-{remark.pk}")
 
@@ -166,7 +168,7 @@ class UploadLimitHandler(FileUploadHandler):
 
 @portal_view
 @require_POST
-def upload(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
+def upload(request: PortalRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
     """Files through Django: the plain form (any number) or upload.js (one per request)."""
     try:
         remark = _draft_remark(checkin, remark_id)
@@ -190,7 +192,7 @@ def upload(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) -> Http
 
 @portal_view
 @require_POST
-def presign(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
+def presign(request: PortalRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
     """A presigned POST for one file, for upload.js to send straight to the bucket."""
     if not settings.USE_S3:
         raise Http404
@@ -223,7 +225,7 @@ def presign(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) -> Htt
 @portal_view
 @require_POST
 def complete(
-    request: HttpRequest, checkin: OnlineCheckIn, remark_id: int, attachment_id: int
+    request: PortalRequest, checkin: OnlineCheckIn, remark_id: int, attachment_id: int
 ) -> HttpResponse:
     """upload.js says a direct upload to the bucket finished."""
     if not settings.USE_S3:
@@ -246,7 +248,7 @@ def complete(
 @portal_view
 @require_POST
 def remove(
-    request: HttpRequest, checkin: OnlineCheckIn, remark_id: int, attachment_id: int
+    request: PortalRequest, checkin: OnlineCheckIn, remark_id: int, attachment_id: int
 ) -> HttpResponse:
     try:
         remark = _draft_remark(checkin, remark_id)
@@ -259,28 +261,34 @@ def remove(
             uploads.remove_attachment(attachment)
         except uploads.UploadRejected as rejected:
             errors.append(rejected.message)
-    if request.htmx and not errors:  # type: ignore[attr-defined]
+    if request.htmx and not errors:
         return _files_response(request, checkin, remark, "#files")
     return _after_change(request, checkin, remark, errors)
 
 
 @portal_view
 @require_GET
-def remark_files(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
+def remark_files(request: PortalRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
     """A remark's files: the list alone for htmx and upload.js, else a page of its own."""
     try:
         remark = _draft_remark(checkin, remark_id)
     except Refused as refused:
         return _refused(request, checkin, refused)
-    if request.htmx:  # type: ignore[attr-defined]
-        return _files_response(request, checkin, remark, "#files")
+    template = page_or_partial(
+        request, "portal/remark_files.html", "portal/_attachments.html#files"
+    )
     return TemplateResponse(
         request,
-        "portal/remark_files.html",
+        template,
         {
             "checkin": checkin,
             "remark": remark,
             "token": checkin.token,
+            # Where the list's plain form posts go back to: the page that polls it, or
+            # this page itself.
+            "return_url": _return_url(request, checkin)
+            if request.htmx
+            else request.get_full_path(),
             "remarks_url": reverse("portal:remarks", args=[checkin.token]),
         },
     )
@@ -288,7 +296,9 @@ def remark_files(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) -
 
 @portal_view
 @require_GET
-def thumbnail(request: HttpRequest, checkin: OnlineCheckIn, attachment_id: int) -> HttpResponseBase:
+def thumbnail(
+    request: PortalRequest, checkin: OnlineCheckIn, attachment_id: int
+) -> HttpResponseBase:
     """A checked photo's thumbnail, for the customer who sent it."""
     attachment = (
         Attachment.objects.filter(

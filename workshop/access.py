@@ -7,13 +7,21 @@ another dealership's appointment, a mechanic asking for a price, a remark nobody
 from dataclasses import dataclass
 from datetime import date
 
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
+from config.htmx import HtmxHttpRequest
 from workshop.models import Appointment, Attachment, CheckInItem, Dealership, Membership, Role
 
 SESSION_KEY = "dealership_id"
+
+
+class StaffRequest(HtmxHttpRequest):
+    """A request to a staff page: behind `login_required`, so `user` is a signed-in `User`."""
+
+    user: User
 
 
 def memberships(user) -> QuerySet[Membership]:

@@ -30,13 +30,15 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.middleware import HtmxDetails
+from django_htmx.http import trigger_client_event
 
+from config.htmx import page_or_partial
 from notifications import invitations
 from notifications.timeline import timeline_for
 from workshop import checkin as flow
 from workshop.access import (
     StaffAccess,
+    StaffRequest,
     choose_dealership,
     get_appointment,
     get_attachment,
@@ -52,13 +54,6 @@ from workshop.forms import (
     remark_as_work,
 )
 from workshop.models import Appointment, Attachment, CheckInItem, WorkItem
-
-
-class HtmxHttpRequest(HttpRequest):
-    """A request as our middleware leaves it: `request.htmx` says whether htmx asked."""
-
-    htmx: HtmxDetails
-
 
 # How often the receptionist's open list asks whether anything changed.
 LIST_REFRESH_SECONDS = 5
@@ -104,7 +99,7 @@ def _list_url(**params: object) -> str:
 
 @login_required
 @require_GET
-def appointment_list(request: HtmxHttpRequest) -> HttpResponse:
+def appointment_list(request: StaffRequest) -> HttpResponse:
     access = staff_access(request)
     if access.is_mechanic:
         return redirect("workshop:workshop_day")
@@ -145,15 +140,13 @@ def appointment_list(request: HtmxHttpRequest) -> HttpResponse:
             "next": _list_url(day=(day + timedelta(days=1)).isoformat(), filter=listing.filter),
         },
     }
-    template = "workshop/appointment_list.html"
-    if request.htmx:
-        template += "#results"
+    template = page_or_partial(request, "workshop/appointment_list.html", "#results")
     return _page(request, access, template, context)
 
 
 @login_required
 @require_POST
-def switch_dealership(request: HtmxHttpRequest) -> HttpResponse:
+def switch_dealership(request: StaffRequest) -> HttpResponse:
     with contextlib.suppress(ValueError):
         choose_dealership(request, int(request.POST.get("dealership", "")))
     return redirect("workshop:appointments")
@@ -212,28 +205,28 @@ def _progress_steps(checkin) -> list[dict]:
 
 @login_required
 @require_GET
-def appointment_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def appointment_detail(request: StaffRequest, pk: int) -> HttpResponse:
     appointment, access = get_appointment(staff_access(request), pk, office_only=False)
     if access.is_mechanic:  # a link from reception: the workshop's view of it
         return redirect("workshop:workshop_appointment", pk=appointment.pk)
-    template = APPOINTMENT_PAGE
-    if request.htmx and request.htmx.target == "appointment-body":
-        template += "#body"
+    template = page_or_partial(request, APPOINTMENT_PAGE, "#body", target="appointment-body")
     return _page(request, access, template, _appointment_context(appointment))
 
 
-def _done(request: HtmxHttpRequest, appointment: Appointment, message: str) -> HttpResponse:
+def _done(request: StaffRequest, appointment: Appointment, message: str) -> HttpResponse:
     """After a change: htmx hears an event and reloads the page body; otherwise a redirect."""
     messages.success(request, message)
+    return _changed(request, appointment)
+
+
+def _changed(request: StaffRequest, appointment: Appointment) -> HttpResponse:
     if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Trigger"] = CHANGED_EVENT
-        return response
+        return trigger_client_event(HttpResponse(status=204), CHANGED_EVENT)
     return redirect("workshop:appointment", pk=appointment.pk)
 
 
 def _dialog(
-    request: HtmxHttpRequest,
+    request: StaffRequest,
     access: StaffAccess,
     appointment: Appointment,
     *,
@@ -242,16 +235,12 @@ def _dialog(
     context: dict,
 ) -> TemplateResponse:
     """The dialog as an htmx partial, its form alone after a failed htmx post, else a page."""
-    if request.htmx and request.method == "POST":
-        template = f"{APPOINTMENT_PAGE}#{form_partial}"
-    elif request.htmx:
-        template = f"{APPOINTMENT_PAGE}#dialog"
-    else:
-        template = "workshop/dialog_page.html"
+    # After a failed post htmx swaps the form alone, keeping the dialog around it.
+    partial = form_partial if request.method == "POST" else "dialog"
     return _page(
         request,
         access,
-        template,
+        page_or_partial(request, "workshop/dialog_page.html", f"{APPOINTMENT_PAGE}#{partial}"),
         {
             "appointment": appointment,
             "title": title,
@@ -262,7 +251,7 @@ def _dialog(
     )
 
 
-def _posted(request: HtmxHttpRequest):
+def _posted(request: StaffRequest):
     """The form data of a POST, even an empty one (an unticked switch sends nothing)."""
     return request.POST if request.method == "POST" else None
 
@@ -276,18 +265,14 @@ def _item(appointment: Appointment, item_pk: int, **filters: object) -> CheckInI
     )
 
 
-def _already_handled(request: HtmxHttpRequest, appointment: Appointment) -> HttpResponse:
+def _already_handled(request: StaffRequest, appointment: Appointment) -> HttpResponse:
     messages.warning(request, _("Someone else handled this item first; nothing was added."))
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Trigger"] = CHANGED_EVENT
-        return response
-    return redirect("workshop:appointment", pk=appointment.pk)
+    return _changed(request, appointment)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def convert_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
+def convert_item(request: StaffRequest, pk: int, item_pk: int) -> HttpResponse:
     """A remark's add-work-item dialog, prefilled; confirm or cancel both handle the remark."""
     appointment, access = get_appointment(staff_access(request), pk)
     item = _item(appointment, item_pk, kind=CheckInItem.Kind.REMARK)
@@ -299,10 +284,10 @@ def convert_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpRespons
         form = ConvertRemarkForm(request.POST, action=action)
         try:
             if action == ConvertRemarkForm.CANCEL:
-                flow.handle_item(item, request.user)  # type: ignore[arg-type]
+                flow.handle_item(item, request.user)
                 return _done(request, appointment, _("Remark marked handled, no work added."))
             if form.is_valid():
-                flow.convert_item(item, request.user, **form.cleaned_data)  # type: ignore[arg-type]
+                flow.convert_item(item, request.user, **form.cleaned_data)
                 return _done(request, appointment, _("Work item added; remark handled."))
         except flow.ItemAlreadyHandled:
             return _already_handled(request, appointment)
@@ -318,7 +303,7 @@ def convert_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpRespons
 
 @login_required
 @require_POST
-def convert_offer(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
+def convert_offer(request: StaffRequest, pk: int, item_pk: int) -> HttpResponse:
     """An accepted offer whose catalogue entry converts: its work item at the offer's price."""
     appointment, _access = get_appointment(staff_access(request), pk)
     item = _item(
@@ -328,7 +313,7 @@ def convert_offer(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpRespon
         offer__converts_to_work_item=True,
     )
     try:
-        work_item = flow.convert_offer(item, request.user)  # type: ignore[arg-type]
+        work_item = flow.convert_offer(item, request.user)
     except flow.ItemAlreadyHandled:
         return _already_handled(request, appointment)
     return _done(request, appointment, _("Added “%s” to the work items.") % work_item.description)
@@ -336,7 +321,7 @@ def convert_offer(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpRespon
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def handle_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
+def handle_item(request: StaffRequest, pk: int, item_pk: int) -> HttpResponse:
     """Marks an item handled, with an optional note (say, after calling the customer)."""
     appointment, access = get_appointment(staff_access(request), pk)
     item = _item(appointment, item_pk)
@@ -345,7 +330,7 @@ def handle_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse
     form = HandleItemForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
-            flow.handle_item(item, request.user, note=form.cleaned_data["note"])  # type: ignore[arg-type]
+            flow.handle_item(item, request.user, note=form.cleaned_data["note"])
         except flow.ItemAlreadyHandled:
             return _already_handled(request, appointment)
         return _done(request, appointment, _("Marked handled."))
@@ -361,14 +346,14 @@ def handle_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def share_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
+def share_item(request: StaffRequest, pk: int, item_pk: int) -> HttpResponse:
     """One switch: the remark and its media visible to mechanics, or not."""
     appointment, access = get_appointment(staff_access(request), pk)
     item = _item(appointment, item_pk, kind=CheckInItem.Kind.REMARK)
     form = ShareForm(_posted(request), initial={"visible_to_mechanics": item.visible_to_mechanics})
     if request.method == "POST" and form.is_valid():
         visible = form.cleaned_data["visible_to_mechanics"]
-        flow.share_item(item, request.user, visible=visible)  # type: ignore[arg-type]
+        flow.share_item(item, request.user, visible=visible)
         return _done(
             request,
             appointment,
@@ -395,11 +380,11 @@ def _work_item(appointment: Appointment, work_item_pk: int) -> WorkItem:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def add_work_item(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def add_work_item(request: StaffRequest, pk: int) -> HttpResponse:
     appointment, access = get_appointment(staff_access(request), pk)
     form = WorkItemForm(_posted(request))
     if request.method == "POST" and form.is_valid():
-        flow.add_work_item(appointment, request.user, **form.cleaned_data)  # type: ignore[arg-type]
+        flow.add_work_item(appointment, request.user, **form.cleaned_data)
         return _done(request, appointment, _("Work item added."))
     return _dialog(
         request,
@@ -413,13 +398,13 @@ def add_work_item(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def edit_work_item(request: HtmxHttpRequest, pk: int, work_item_pk: int) -> HttpResponse:
+def edit_work_item(request: StaffRequest, pk: int, work_item_pk: int) -> HttpResponse:
     appointment, access = get_appointment(staff_access(request), pk)
     work_item = _work_item(appointment, work_item_pk)
     form = WorkItemForm.for_work_item(work_item, _posted(request))
     if request.method == "POST" and form.is_valid():
         try:
-            flow.change_work_item(work_item, request.user, **form.cleaned_data)  # type: ignore[arg-type]
+            flow.change_work_item(work_item, request.user, **form.cleaned_data)
         except flow.WorkItemNotRemovable as error:
             raise Http404("Planned work is changed in the DMS") from error
         return _done(request, appointment, _("Work item changed."))
@@ -439,11 +424,11 @@ def edit_work_item(request: HtmxHttpRequest, pk: int, work_item_pk: int) -> Http
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def remove_work_item(request: HtmxHttpRequest, pk: int, work_item_pk: int) -> HttpResponse:
+def remove_work_item(request: StaffRequest, pk: int, work_item_pk: int) -> HttpResponse:
     appointment, access = get_appointment(staff_access(request), pk)
     work_item = _work_item(appointment, work_item_pk)
     if request.method == "POST":
-        flow.remove_work_item(work_item, request.user)  # type: ignore[arg-type]
+        flow.remove_work_item(work_item, request.user)
         return _done(request, appointment, _("Removed “%s”.") % work_item.description)
     return _dialog(
         request,
@@ -457,11 +442,11 @@ def remove_work_item(request: HtmxHttpRequest, pk: int, work_item_pk: int) -> Ht
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def rotate_link(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def rotate_link(request: StaffRequest, pk: int) -> HttpResponse:
     """A new customer link; the old one stops working (confirmation first)."""
     appointment, access = get_appointment(staff_access(request), pk)
     if request.method == "POST":
-        flow.rotate_link(appointment.checkin, request.user)  # type: ignore[arg-type]
+        flow.rotate_link(appointment.checkin, request.user)
         return _done(
             request,
             appointment,
@@ -479,7 +464,7 @@ def rotate_link(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def resend_invitation(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def resend_invitation(request: StaffRequest, pk: int) -> HttpResponse:
     """Send the check-in invitation again (confirmation first; refused within 10 minutes)."""
     appointment, access = get_appointment(staff_access(request), pk)
     error = ""
@@ -522,7 +507,7 @@ def _media_field(attachment: Attachment, variant: str):
 
 @login_required
 @require_GET
-def attachment_file(request: HtmxHttpRequest, pk: int, variant: str) -> HttpResponseBase:
+def attachment_file(request: StaffRequest, pk: int, variant: str) -> HttpResponseBase:
     """A customer's photo or video, after the access check; never a public URL.
 
     Local storage streams the file; on S3 the answer is a redirect to a signed URL that
@@ -633,7 +618,7 @@ def mechanic_appointments(access: StaffAccess, day: date) -> QuerySet[Appointmen
 
 @login_required
 @require_GET
-def workshop_day(request: HtmxHttpRequest) -> HttpResponse:
+def workshop_day(request: StaffRequest) -> HttpResponse:
     """The workshop's page for a day: large type, no prices, no contact details."""
     access = staff_access(request)
     today = access.today()
@@ -667,7 +652,7 @@ def _job(access: StaffAccess, appointment: Appointment) -> Appointment:
 
 @login_required
 @require_GET
-def workshop_appointment(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def workshop_appointment(request: StaffRequest, pk: int) -> HttpResponse:
     """One appointment as the workshop sees it: work, shared remarks and media; no prices."""
     appointment, access = get_appointment(staff_access(request), pk, office_only=False)
     job = _job(access, appointment)
@@ -681,7 +666,7 @@ def workshop_appointment(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def job_card(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def job_card(request: StaffRequest, pk: int) -> HttpResponse:
     """The job card PDF: what mechanics need on paper, no prices, no contact details."""
     # WeasyPrint takes half a second to import: only the processes that print pay for it.
     from workshop.pdf import job_card_filename, render_job_card
