@@ -36,6 +36,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.template.defaultfilters import filesizeformat
@@ -446,7 +447,7 @@ def _arrived(attachment: Attachment, stored_name: str, size: int) -> None:
     attachment.file.name, attachment.size, attachment.state = stored_name, size, State.CHECKING
 
 
-def store_upload(remark: CheckInItem, uploaded_file: File) -> Attachment:
+def store_upload(remark: CheckInItem, uploaded_file: UploadedFile) -> Attachment:
     """Stores a file uploaded through Django on a draft remark, for checking.
 
     Looks only at the first bytes and the size the upload handler counted; the file
@@ -462,7 +463,7 @@ def store_upload(remark: CheckInItem, uploaded_file: File) -> Attachment:
     if attachment.state != State.UPLOADING:
         return attachment
     # The store records this as the object's type (S3), not what the browser declared.
-    uploaded_file.content_type = media.content_type  # type: ignore[attr-defined]
+    uploaded_file.content_type = media.content_type
     storage = attachment.file.storage
     try:
         stored_name = storage.save(attachment.file.name, uploaded_file, max_length=255)
@@ -732,8 +733,10 @@ def _clean_photo(
             # a decompression bomb, EXIF it cannot parse): this is not a photo we can use.
             raise _Rejected(REASON_UNREADABLE) from error
         size = cleaned.tell()
-        upload = File(cleaned, name=attachment.original_name)
-        upload.content_type = media.content_type  # type: ignore[attr-defined]
+        # The store records the type it is given as the object's (S3).
+        upload = UploadedFile(
+            cleaned, name=attachment.original_name, content_type=media.content_type, size=size
+        )
         name = _save_new(
             storage, attachment_path(attachment, attachment.original_name), upload, created
         )

@@ -20,7 +20,7 @@ PAGE = "workshop/appointment.html"
 def _request(**headers: str) -> HtmxHttpRequest:
     request = RequestFactory().get("/", headers=headers)
     HtmxMiddleware(lambda request: HttpResponse())(request)
-    return request  # type: ignore[return-value]  # HtmxMiddleware has just set `htmx`
+    return request  # HtmxMiddleware has just set `htmx`
 
 
 def test_htmx_gets_the_partial_and_a_browser_the_whole_page():

@@ -13,7 +13,14 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from config.htmx import HtmxHttpRequest
-from workshop.models import Appointment, Attachment, CheckInItem, Dealership, Membership, Role
+from workshop.models import (
+    Appointment,
+    Attachment,
+    CheckInItem,
+    Dealership,
+    Membership,
+    Role,
+)
 
 SESSION_KEY = "dealership_id"
 
@@ -120,11 +127,6 @@ def get_appointment(
     if there.is_mechanic and office_only:
         raise Http404("Not for mechanics")
     return appointment, there
-
-
-def mechanic_items(items: QuerySet[CheckInItem]) -> QuerySet[CheckInItem]:
-    """What mechanics may see of the customer's answers: the remarks shared with them."""
-    return items.visible_to_mechanics()  # type: ignore[attr-defined]
 
 
 def get_attachment(access: StaffAccess, pk: int) -> Attachment:

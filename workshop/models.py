@@ -396,6 +396,8 @@ class Appointment(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = AppointmentQuerySet.as_manager()
+    # Loaded only by `workshop.views.mechanic_appointments` (Prefetch to_attr).
+    mechanic_work_items: list["WorkItem"]
 
     class Meta:
         ordering = ["starts_at"]
@@ -601,6 +603,8 @@ class OnlineCheckIn(models.Model):
     handled_at = models.DateTimeField(_("all items handled at"), null=True, blank=True)
 
     objects = OnlineCheckInQuerySet.as_manager()
+    # Loaded only by `workshop.views.mechanic_appointments` (Prefetch to_attr).
+    shared_remarks: list["CheckInItem"]
 
     class Meta:
         verbose_name = _("online check-in")
@@ -735,6 +739,9 @@ class CheckInItem(models.Model):
     )
 
     objects = CheckInItemQuerySet.as_manager()
+    # A remark's checked files, loaded only where asked for (`read_answers(files=True)`,
+    # `mechanic_appointments`).
+    ready_attachments: list["Attachment"]
 
     class Meta:
         ordering = ["created_at", "pk"]
