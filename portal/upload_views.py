@@ -23,8 +23,8 @@ from django_htmx.http import HttpResponseClientRefresh
 from storages.backends.s3 import S3Storage
 
 from config.htmx import page_or_partial
-from portal import uploads
 from portal.decorators import PortalRequest, portal_view
+from portal.uploads import media, refusals, removing, s3, storing
 from workshop.models import Attachment, CheckInItem, OnlineCheckIn
 
 # Errors of a plain form post, kept in the session until the page shows them.
@@ -152,13 +152,13 @@ class UploadLimitHandler(FileUploadHandler):
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         name = self.file_name or ""
         if start == 0:
-            media = uploads.sniff(raw_data[: uploads.HEAD_BYTES])
-            if media is None:
-                self.refused.append(uploads.not_media_message(name))
+            found = media.sniff(raw_data[: media.HEAD_BYTES])
+            if found is None:
+                self.refused.append(refusals.not_media_message(media.clean_name(name)))
                 raise SkipFile
-            self.kind, self.limit = media.kind, uploads.limit_for(media.kind)
+            self.kind, self.limit = found.kind, media.limit_for(found.kind)
         if start + len(raw_data) > self.limit:
-            self.refused.append(uploads.too_large_message(name, self.kind))
+            self.refused.append(refusals.too_large_message(media.clean_name(name), self.kind))
             raise SkipFile
         return raw_data
 
@@ -184,8 +184,8 @@ def upload(request: PortalRequest, checkin: OnlineCheckIn, remark_id: int) -> Ht
     stored = None
     for uploaded in files:
         try:
-            stored = uploads.store_upload(remark, uploaded)
-        except uploads.UploadRejected as rejected:
+            stored = storing.store_upload(remark, uploaded)
+        except refusals.UploadRejected as rejected:
             errors.append(rejected.message)
     return _after_change(request, checkin, remark, errors, stored)
 
@@ -205,10 +205,10 @@ def presign(request: PortalRequest, checkin: OnlineCheckIn, remark_id: int) -> H
     except ValueError:
         return JsonResponse({"error": _("Choose a photo or video to add.")}, status=400)
     try:
-        post = uploads.presign_upload(
+        post = s3.presign_upload(
             remark, request.POST.get("name", ""), size, request.POST.get("type", "")
         )
-    except uploads.UploadRejected as rejected:
+    except refusals.UploadRejected as rejected:
         return JsonResponse({"error": rejected.message}, status=422)
     answer: dict[str, Any] = {"attachment": _describe(post.attachment)}
     if not post.already_uploaded:
@@ -239,8 +239,8 @@ def complete(
         return JsonResponse({"error": _("This file was removed.")}, status=404)
     attachment.item = remark
     try:
-        uploads.complete_upload(attachment)
-    except uploads.UploadRejected as rejected:
+        s3.complete_upload(attachment)
+    except refusals.UploadRejected as rejected:
         return JsonResponse({"error": rejected.message}, status=422)
     return JsonResponse({"attachment": _describe(attachment)})
 
@@ -258,8 +258,8 @@ def remove(
     errors = []
     if attachment is not None:  # already gone: a double tap
         try:
-            uploads.remove_attachment(attachment)
-        except uploads.UploadRejected as rejected:
+            removing.remove_attachment(attachment)
+        except refusals.UploadRejected as rejected:
             errors.append(rejected.message)
     if request.htmx and not errors:
         return _files_response(request, checkin, remark, "#files")
