@@ -8,7 +8,6 @@ of its own without JavaScript; a dialog that changes something answers 204 with 
 """
 
 import contextlib
-import re
 from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -16,13 +15,12 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch, QuerySet
+from django.db.models.fields.files import FieldFile
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
-    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -54,14 +52,12 @@ from workshop.forms import (
     remark_as_work,
 )
 from workshop.models import Appointment, Attachment, CheckInItem, WorkItem
+from workshop.serving import serve_file
 
 # How often the receptionist's open list asks whether anything changed.
 LIST_REFRESH_SECONDS = 5
 # Changes on the appointment page: the page reloads its body when it hears this.
 CHANGED_EVENT = "appointmentChanged"
-# A workshop PC is shared: customer media never stays in its browser cache. The same rule
-# rides along in the signed URL, for the store to answer with (S3).
-MEDIA_CACHE_CONTROL = "private, no-store"
 
 APPOINTMENT_PAGE = "workshop/appointment.html"
 
@@ -495,7 +491,7 @@ def resend_invitation(request: StaffRequest, pk: int) -> HttpResponse:
 VARIANTS = ("file", "display", "thumbnail")
 
 
-def _media_field(attachment: Attachment, variant: str):
+def _media_field(attachment: Attachment, variant: str) -> tuple[FieldFile, str]:
     if variant == "thumbnail" and attachment.thumbnail:
         return attachment.thumbnail, "image/jpeg"
     if variant in ("display", "thumbnail") and attachment.display_file:
@@ -508,84 +504,19 @@ def _media_field(attachment: Attachment, variant: str):
 @login_required
 @require_GET
 def attachment_file(request: StaffRequest, pk: int, variant: str) -> HttpResponseBase:
-    """A customer's photo or video, after the access check; never a public URL.
-
-    Local storage streams the file; on S3 the answer is a redirect to a signed URL that
-    expires within minutes.
-    """
+    """A customer's photo or video, after the access check (`workshop.serving`)."""
     if variant not in VARIANTS:
         raise Http404("No such variant")
     attachment = get_attachment(staff_access(request), pk)
     field, content_type = _media_field(attachment, variant)
     if not field:
         raise Http404("No file")
-    storage = field.storage
-    try:
-        storage.path(field.name)
-    except NotImplementedError:
-        # Signed for AWS_QUERYSTRING_EXPIRE seconds (minutes).
-        signed = storage.url(field.name, parameters={"ResponseCacheControl": MEDIA_CACHE_CONTROL})
-        to_store = redirect(signed)
-        to_store["Cache-Control"] = MEDIA_CACHE_CONTROL
-        return to_store
-    handle = storage.open(field.name, "rb")
-    ranged = _byte_range(request.headers.get("Range", ""), field.size)
-    if ranged == "unsatisfiable":
-        handle.close()
-        response: HttpResponseBase = HttpResponse(status=416)
-        response["Content-Range"] = f"bytes */{field.size}"
-        return response
-    if isinstance(ranged, tuple):
-        start, end = ranged
-        handle.seek(start)
-        response = StreamingHttpResponse(
-            _chunks(handle, end - start + 1), status=206, content_type=content_type
-        )
-        response["Content-Range"] = f"bytes {start}-{end}/{field.size}"
-        response["Content-Length"] = str(end - start + 1)
-    else:
-        response = FileResponse(
-            handle,
-            content_type=content_type,
-            as_attachment=False,
-            filename=attachment.original_name if variant == "file" else "",
-        )
-    # Videos seek with byte ranges (Safari plays nothing without them).
-    response["Accept-Ranges"] = "bytes"
-    response["Cache-Control"] = MEDIA_CACHE_CONTROL
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
-
-
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
-
-
-def _byte_range(header: str, size: int) -> tuple[int, int] | str | None:
-    """One byte range of `size` bytes: (first, last), "unsatisfiable", or None for all."""
-    match = _RANGE.fullmatch(header.strip())
-    if not match or not any(match.groups()):
-        return None  # no range, or several: the whole file is a valid answer
-    first, last = match.groups()
-    if not first:  # the last N bytes
-        length = min(int(last), size)
-        return (size - length, size - 1) if length else "unsatisfiable"
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if start >= size or start > end:
-        return "unsatisfiable"
-    return start, end
-
-
-def _chunks(handle, length: int, chunk: int = 64 * 1024):
-    try:
-        while length > 0:
-            data = handle.read(min(chunk, length))
-            if not data:
-                break
-            length -= len(data)
-            yield data
-    finally:
-        handle.close()
+    return serve_file(
+        request,
+        field,
+        content_type,
+        filename=attachment.original_name if variant == "file" else "",
+    )
 
 
 # --- Mechanics ---------------------------------------------------------------------------
