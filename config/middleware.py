@@ -4,6 +4,9 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
+from django_htmx.http import HttpResponseLocation
+
+from config.htmx import HtmxHttpRequest
 
 
 class HtmxMessagesMiddleware:
@@ -18,15 +21,13 @@ class HtmxMessagesMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HtmxHttpRequest) -> HttpResponse:
         response = self.get_response(request)
         patch_vary_headers(response, ("HX-Request",))
-        if not getattr(request, "htmx", False):
+        if not request.htmx:
             return response
         if 300 <= response.status_code < 400 and response.has_header("Location"):
-            location = response["Location"]
-            response = HttpResponse(status=204)
-            response["HX-Location"] = location
+            response = HttpResponseLocation(response["Location"])
             patch_vary_headers(response, ("HX-Request",))
             return response
         if (

@@ -1,8 +1,13 @@
 """Pitlane settings: one file, read from the environment.
 
-Every variable is listed in `.env.example`. Unset, each falls back to the embedded
-default from DESIGN.md (SQLite, a server-less Celery broker, local media, messages
-recorded instead of sent), so `make run` works on a bare machine.
+Every variable is listed in `.env.example`, in the order this file reads them. Unset,
+each falls back to the embedded default from DESIGN.md (SQLite, a server-less Celery
+broker, local media, messages recorded instead of sent), so `make run` works on a bare
+machine. Grouped by concern, each group under a `# ===` header:
+
+core · internationalisation · database · cache · Celery · scheduled work · static files ·
+media and storage · e-mail and SMS · staff log-in and sessions · customer portal ·
+security · logging
 """
 
 from datetime import timedelta
@@ -17,6 +22,8 @@ from kombu import Queue
 
 from config.env import env_bool, env_choice, env_int, env_list, env_str, env_url
 
+# === Core: where things are, the switches, the site, the apps =========================
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 # A local `.env` file (git-ignored; `make run` writes the demo's) fills in what the real
 # environment leaves unset. PITLANE_ENV_FILE names another file, or none when empty (tests).
@@ -29,7 +36,8 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
 # Served over HTTPS (production, behind a proxy): secure cookies, the redirect to https,
-# HSTS and the proxy's https header. Off only for plain http, like the demo on a LAN.
+# HSTS and the proxy's https header (see Security). Off only for plain http, like the
+# demo on a LAN.
 HTTPS = env_bool("HTTPS", True)
 # Demo mode: demo logins and the outbox page. Never on in production.
 DEMO_MODE = env_bool("DEMO_MODE", False)
@@ -45,7 +53,6 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 PORT = env_int("PORT", 8000, minimum=1)
 # Public base URL of the site, used in the links customers get by SMS and e-mail.
 SITE_URL = env_url("SITE_URL", f"http://127.0.0.1:{PORT}", schemes=("http", "https")).rstrip("/")
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -71,6 +78,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # PERMISSIONS_POLICY, right after Django's own security headers.
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -83,6 +92,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "config.middleware.HtmxMessagesMiddleware",
+    # Turns django-ratelimit's refusals (customer portal) into the friendly 429 page.
+    "django_ratelimit.middleware.RatelimitMiddleware",
     # Axes last, as its documentation asks.
     "axes.middleware.AxesMiddleware",
 ]
@@ -117,7 +128,19 @@ TEMPLATES = [
     }
 ]
 
-# --- Database ---------------------------------------------------------------
+# === Internationalisation =============================================================
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("nl", _("Dutch")), ("fr", _("French")), ("de", _("German"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env_str("TIME_ZONE", "Europe/Brussels")
+USE_I18N = True
+USE_TZ = True
+PHONENUMBER_DEFAULT_FORMAT = "E164"
+PHONENUMBER_DB_FORMAT = "E164"
+
+# === Database =========================================================================
+
 # PostgreSQL in production and CI (postgres://user@host:5432/name); a SQLite file otherwise.
 _database_url = env_url(
     "DATABASE_URL",
@@ -142,7 +165,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache ------------------------------------------------------------------
+# === Cache ============================================================================
+
 # Redis in production (redis://host:6379/2): rate limits must be shared by every web process.
 _cache_url = env_url("CACHE_URL", schemes=("redis", "rediss"))
 if _cache_url:
@@ -162,119 +186,8 @@ if not _cache_url:
     # The embedded default serves from one process, so a local-memory cache is shared.
     SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
 
-# --- Auth -------------------------------------------------------------------
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
-LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "workshop:appointments"
-LOGOUT_REDIRECT_URL = "login"
-# Lock out a username from one address after repeated failures (django-axes).
-AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
-AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# === Celery: the broker, results, queues and workers ==================================
 
-# --- Client address and password spraying --------------------------------------------
-# Proxies in front of the app that append the address they saw to X-Forwarded-For
-# (a load balancer, nginx). 0: clients connect directly and REMOTE_ADDR is theirs. The app
-# must be reachable only through these proxies, else a client writes its own header.
-TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
-# One function finds the client's address for lockouts and the portal's rate limit alike.
-AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
-# An address is locked after this many failures within the cool-off time, whatever the
-# usernames (password spraying); higher than AXES_FAILURE_LIMIT as offices share an address.
-AXES_HANDLER = "config.lockout.AddressLockoutHandler"
-AXES_ADDRESS_FAILURE_LIMIT = env_int("AXES_ADDRESS_FAILURE_LIMIT", 20, minimum=1)
-
-# --- Internationalisation ---------------------------------------------------
-LANGUAGE_CODE = "en"
-LANGUAGES = [("en", _("English")), ("nl", _("Dutch")), ("fr", _("French")), ("de", _("German"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
-TIME_ZONE = env_str("TIME_ZONE", "Europe/Brussels")
-USE_I18N = True
-USE_TZ = True
-PHONENUMBER_DEFAULT_FORMAT = "E164"
-PHONENUMBER_DB_FORMAT = "E164"
-
-# --- Static files and media ----------------------------------------------------
-STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
-STATICFILES_DIRS = [BASE_DIR / "static"]
-MEDIA_URL = "/media/"
-MEDIA_ROOT = VAR_DIR / "media"
-
-# S3 or any S3-compatible store when a bucket is named; the local media folder otherwise.
-AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
-AWS_S3_ENDPOINT_URL = env_url("AWS_S3_ENDPOINT_URL", schemes=("http", "https")) or None
-AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME") or None
-AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID") or None
-AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY") or None
-AWS_S3_ADDRESSING_STYLE = env_choice("AWS_S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual"))
-AWS_DEFAULT_ACL = None
-AWS_QUERYSTRING_AUTH = True  # customer media is private: staff get short-lived signed URLs
-# How long a signed URL for customer media works, in seconds: long enough to load a page.
-AWS_QUERYSTRING_EXPIRE = env_int("MEDIA_URL_SECONDS", 300, minimum=30)
-AWS_S3_FILE_OVERWRITE = False
-USE_S3 = bool(AWS_STORAGE_BUCKET_NAME)
-
-STORAGES = {
-    "default": (
-        {"BACKEND": "storages.backends.s3.S3Storage"}
-        if USE_S3
-        else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
-    ),
-    "staticfiles": {
-        "BACKEND": (
-            # Hashed, compressed copies made by collectstatic; off for DEBUG and tests.
-            "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if env_bool("STATIC_MANIFEST", not DEBUG)
-            else "django.contrib.staticfiles.storage.StaticFilesStorage"
-        )
-    },
-}
-WHITENOISE_USE_FINDERS = DEBUG
-
-# Uploads through Django go to a temporary file on disk past 256 KB, never whole in memory.
-FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
-FILE_UPLOAD_PERMISSIONS = 0o640
-
-# Limits on what customers send with a remark.
-CHECKIN_MAX_FILES_PER_REMARK = env_int("CHECKIN_MAX_FILES_PER_REMARK", 10, minimum=1)
-CHECKIN_MAX_PHOTO_BYTES = env_int("CHECKIN_MAX_PHOTO_MB", 25, minimum=1) * 1024 * 1024
-CHECKIN_MAX_VIDEO_BYTES = env_int("CHECKIN_MAX_VIDEO_MB", 200, minimum=1) * 1024 * 1024
-# Per check-in, whatever its link is used for: remarks, and files and bytes over all its
-# remarks. Past them the customer is told why, next to the form.
-CHECKIN_MAX_REMARKS = env_int("CHECKIN_MAX_REMARKS", 20, minimum=1)
-CHECKIN_MAX_FILES = env_int("CHECKIN_MAX_FILES", 30, minimum=1)
-CHECKIN_MAX_TOTAL_BYTES = env_int("CHECKIN_MAX_TOTAL_MB", 1000, minimum=1) * 1024 * 1024
-# Confirmations a check-in's link can trigger by sending it again, and notices to a former
-# e-mail address or mobile number per channel: past them answers are saved, no message sent.
-CHECKIN_MAX_CONFIRMATIONS = env_int("CHECKIN_MAX_CONFIRMATIONS", 5, minimum=1)
-# A photo with more pixels is refused from its header, before it is decoded: a few
-# hundred KB of PNG can unpack to gigabytes. Also Pillow's own limit (portal/apps.py).
-CHECKIN_MAX_PHOTO_MEGAPIXELS = env_int("CHECKIN_MAX_PHOTO_MEGAPIXELS", 50, minimum=1)
-# A worker process that grew past this after a task is replaced by a fresh one, so the
-# memory one large photo took is given back (prefork pool only; in KiB for Celery).
-CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_MB", 512, minimum=64) * 1024
-
-# --- Customer uploads (portal/uploads.py) -------------------------------------------
-# How long a presigned POST for a direct upload to S3 stays usable, in seconds.
-CHECKIN_UPLOAD_PRESIGN_SECONDS = env_int("CHECKIN_UPLOAD_PRESIGN_SECONDS", 900, minimum=60)
-# Files read back from S3 spill to a temporary file past 1 MB instead of staying in memory.
-AWS_S3_MAX_MEMORY_SIZE = 1024 * 1024
-
-# --- Celery -----------------------------------------------------------------
 # Redis in production (redis://host:6379/0); a broker in folders under var/ otherwise,
 # which web, worker and beat share without any server.
 CELERY_BROKER_URL = env_url(
@@ -328,6 +241,17 @@ CELERY_TASK_QUEUES = (Queue("celery"), Queue("send"))
 CELERY_TASK_ROUTES = {"notifications.send_message": {"queue": "send"}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(_celery_dir / "beat-schedule")
 CELERY_TIMEZONE = "UTC"
+# A worker process that grew past this after a task is replaced by a fresh one, so the
+# memory one large photo took is given back (prefork pool only; in KiB for Celery).
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_MB", 512, minimum=64) * 1024
+# Celery's Django fixup closes the database connection before and after every task
+# unless this is set, and opening a PostgreSQL connection per message costs more than
+# sending it. Set, connections are closed as Django closes them after a request instead:
+# when broken or older than CONN_MAX_AGE (see config/celery.py).
+CELERY_DB_REUSE_MAX = 1_000_000_000
+
+# === Scheduled work: what beat runs, and when lost work is queued again ===============
+
 # How often beat looks for invitations and reminders that are due.
 INVITATION_DISPATCH_SECONDS = env_int("INVITATION_DISPATCH_SECONDS", 300, minimum=10)
 REMINDER_HOURS_BEFORE = env_int("REMINDER_HOURS_BEFORE", 24, minimum=1)
@@ -342,8 +266,82 @@ REQUEUE_AFTER_SECONDS = env_int("REQUEUE_AFTER_SECONDS", 60, minimum=10)
 # is rejected (it is what kills the workers).
 ATTACHMENT_CHECK_SECONDS = env_int("ATTACHMENT_CHECK_SECONDS", 60, minimum=10)
 ATTACHMENT_CHECK_MAX_INTERRUPTIONS = env_int("ATTACHMENT_CHECK_MAX_INTERRUPTIONS", 3, minimum=1)
+# Beat runs the dispatcher (invitations and reminders that are due), and the sweeps that
+# queue lost work again (messages, photo checks) every SWEEP_SECONDS. A run that waited
+# longer than its interval is superseded by the next one.
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-invitations": {
+        "task": "notifications.dispatch",
+        "schedule": timedelta(seconds=INVITATION_DISPATCH_SECONDS),
+        "options": {"expires": INVITATION_DISPATCH_SECONDS},
+    },
+    "sweep-messages": {
+        "task": "notifications.sweep",
+        "schedule": timedelta(seconds=SWEEP_SECONDS),
+        "options": {"expires": SWEEP_SECONDS},
+    },
+    "sweep-attachments": {
+        "task": "portal.sweep_attachments",
+        "schedule": timedelta(seconds=SWEEP_SECONDS),
+        "options": {"expires": SWEEP_SECONDS},
+    },
+}
 
-# --- Messages out -------------------------------------------------------------
+# === Static files =====================================================================
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Hashed, compressed copies made by collectstatic; off for DEBUG and tests.
+_static_manifest = env_bool("STATIC_MANIFEST", not DEBUG)
+WHITENOISE_USE_FINDERS = DEBUG
+
+# === Media and storage: customers' photos and videos ==================================
+
+MEDIA_URL = "/media/"
+MEDIA_ROOT = VAR_DIR / "media"
+# S3 or any S3-compatible store when a bucket is named; the local media folder otherwise.
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+AWS_S3_ENDPOINT_URL = env_url("AWS_S3_ENDPOINT_URL", schemes=("http", "https")) or None
+AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME") or None
+AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID") or None
+AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY") or None
+AWS_S3_ADDRESSING_STYLE = env_choice("AWS_S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual"))
+AWS_DEFAULT_ACL = None
+AWS_QUERYSTRING_AUTH = True  # customer media is private: staff get short-lived signed URLs
+# How long a signed URL for customer media works, in seconds: long enough to load a page.
+AWS_QUERYSTRING_EXPIRE = env_int("MEDIA_URL_SECONDS", 300, minimum=30)
+AWS_S3_FILE_OVERWRITE = False
+# Files read back from S3 spill to a temporary file past 1 MB instead of staying in memory.
+AWS_S3_MAX_MEMORY_SIZE = 1024 * 1024
+USE_S3 = bool(AWS_STORAGE_BUCKET_NAME)
+# How long a presigned POST for a direct upload to S3 stays usable, in seconds
+# (`portal.uploads.s3`).
+CHECKIN_UPLOAD_PRESIGN_SECONDS = env_int("CHECKIN_UPLOAD_PRESIGN_SECONDS", 900, minimum=60)
+
+STORAGES = {
+    "default": (
+        {"BACKEND": "storages.backends.s3.S3Storage"}
+        if USE_S3
+        else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    ),
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if _static_manifest
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# Uploads through Django go to a temporary file on disk past 256 KB, never whole in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
+FILE_UPLOAD_PERMISSIONS = 0o640
+
+# === E-mail and SMS: the messages to customers ========================================
+
 # Any Django e-mail backend; the embedded default writes each e-mail to a file under var/.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = VAR_DIR / "sent-mail"
@@ -371,14 +369,91 @@ if SMS_TRANSPORT == "twilio" and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN):
     raise ImproperlyConfigured(
         "SMS_TRANSPORT=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN."
     )
+if SMS_TRANSPORT == "twilio" and not (TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER):
+    raise ImproperlyConfigured(
+        "SMS_TRANSPORT=twilio needs TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER."
+    )
 
-# --- Security -----------------------------------------------------------------
+# A send that failed for a passing reason is tried again after 30 s, 60 s, 120 s...
+MESSAGE_RETRY_SECONDS = env_int("MESSAGE_RETRY_SECONDS", 30, minimum=1)
+# ...up to this many attempts in all; then it counts as failed (and falls back).
+MESSAGE_MAX_ATTEMPTS = env_int("MESSAGE_MAX_ATTEMPTS", 5, minimum=1)
+# A message still "sending" after this long lost its worker or the provider's answer
+# (a send is stopped after half of it). The sweep asks the provider whether it has the
+# message: recorded as sent if so, sent again (once) if not. E-mail, which cannot be
+# asked, is not sent again (it may have gone out) but marked failed for staff to see.
+MESSAGE_SENDING_TIMEOUT_MINUTES = env_int("MESSAGE_SENDING_TIMEOUT_MINUTES", 2, minimum=1)
+
+# === Staff log-in and sessions ========================================================
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "workshop:appointments"
+LOGOUT_REDIRECT_URL = "login"
+# Lock out a username from one address after repeated failures (django-axes).
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Proxies in front of the app that append the address they saw to X-Forwarded-For
+# (a load balancer, nginx). 0: clients connect directly and REMOTE_ADDR is theirs. The app
+# must be reachable only through these proxies, else a client writes its own header.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# One function finds the client's address for lockouts and the portal's rate limit alike.
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
+# An address is locked after this many failures within the cool-off time, whatever the
+# usernames (password spraying); higher than AXES_FAILURE_LIMIT as offices share an address.
+AXES_HANDLER = "config.lockout.AddressLockoutHandler"
+AXES_ADDRESS_FAILURE_LIMIT = env_int("AXES_ADDRESS_FAILURE_LIMIT", 20, minimum=1)
+# A signed-in session ends this many hours after the log-in, however busy: a working day
+# (config/sessions.py). Sessions without a log-in idle out after as long.
+STAFF_SESSION_HOURS = env_int("STAFF_SESSION_HOURS", 10, minimum=1)
+SESSION_COOKIE_AGE = STAFF_SESSION_HOURS * 60 * 60
+
+# === Customer portal: the rate limit, and what one check-in may send ==================
+
+# Requests to customer links per client address and minute, whatever the token: a belt on
+# top of the 104-bit secret. Generous, as customers behind one carrier NAT share an address.
+PORTAL_REQUESTS_PER_MINUTE = env_int("PORTAL_REQUESTS_PER_MINUTE", 120, minimum=1)
+RATELIMIT_VIEW = "portal.views.rate_limited"
+# The client address as django-axes finds it (TRUSTED_PROXY_COUNT), so both agree behind a proxy.
+RATELIMIT_IP_META_KEY = AXES_CLIENT_IP_CALLABLE
+# Limits on what customers send with a remark.
+CHECKIN_MAX_FILES_PER_REMARK = env_int("CHECKIN_MAX_FILES_PER_REMARK", 10, minimum=1)
+CHECKIN_MAX_PHOTO_BYTES = env_int("CHECKIN_MAX_PHOTO_MB", 25, minimum=1) * 1024 * 1024
+CHECKIN_MAX_VIDEO_BYTES = env_int("CHECKIN_MAX_VIDEO_MB", 200, minimum=1) * 1024 * 1024
+# Per check-in, whatever its link is used for: remarks, and files and bytes over all its
+# remarks. Past them the customer is told why, next to the form.
+CHECKIN_MAX_REMARKS = env_int("CHECKIN_MAX_REMARKS", 20, minimum=1)
+CHECKIN_MAX_FILES = env_int("CHECKIN_MAX_FILES", 30, minimum=1)
+CHECKIN_MAX_TOTAL_BYTES = env_int("CHECKIN_MAX_TOTAL_MB", 1000, minimum=1) * 1024 * 1024
+# Confirmations a check-in's link can trigger by sending it again, and notices to a former
+# e-mail address or mobile number per channel: past them answers are saved, no message sent.
+CHECKIN_MAX_CONFIRMATIONS = env_int("CHECKIN_MAX_CONFIRMATIONS", 5, minimum=1)
+# A photo with more pixels is refused from its header, before it is decoded: a few
+# hundred KB of PNG can unpack to gigabytes. Also Pillow's own limit (portal/apps.py).
+CHECKIN_MAX_PHOTO_MEGAPIXELS = env_int("CHECKIN_MAX_PHOTO_MEGAPIXELS", 50, minimum=1)
+
+# === Security: cookies, HTTPS, headers ================================================
+
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL])
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Production security follows HTTPS, never DEBUG.
 if HTTPS:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
@@ -388,11 +463,6 @@ if HTTPS:
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# --- Staff sessions and browser features ---------------------------------------------
-# A signed-in session ends this many hours after the log-in, however busy: a working day
-# (config/sessions.py). Sessions without a log-in idle out after as long.
-STAFF_SESSION_HOURS = env_int("STAFF_SESSION_HOURS", 10, minimum=1)
-SESSION_COOKIE_AGE = STAFF_SESSION_HOURS * 60 * 60
 # Browser features no page uses, denied on every response. The customer's photo input is
 # a file picker, which needs no camera permission; videos may go full screen, and staff
 # copy links to the clipboard (both allowed to our own pages only, as by default).
@@ -420,11 +490,8 @@ PERMISSIONS_POLICY: dict[str, list[str] | str] = {
     "usb": [],
     "xr-spatial-tracking": [],
 }
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-    "django_permissions_policy.PermissionsPolicyMiddleware",
-)
 
+# The pages load customer media from the store (signed S3 URLs) as well as from us.
 _media_origins = [AWS_S3_ENDPOINT_URL] if AWS_S3_ENDPOINT_URL else []
 if USE_S3 and not AWS_S3_ENDPOINT_URL:
     _media_origins = ["https://*.amazonaws.com"]
@@ -443,7 +510,8 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# --- Logging ------------------------------------------------------------------
+# === Logging ==========================================================================
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -469,56 +537,3 @@ LOGGING = {
         "axes": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }
-
-# --- Customer portal ------------------------------------------------------------
-# Requests to customer links per client address and minute, whatever the token: a belt on
-# top of the 104-bit secret. Generous, as customers behind one carrier NAT share an address.
-PORTAL_REQUESTS_PER_MINUTE = env_int("PORTAL_REQUESTS_PER_MINUTE", 120, minimum=1)
-RATELIMIT_VIEW = "portal.views.rate_limited"
-# The client address as django-axes finds it (TRUSTED_PROXY_COUNT), so both agree behind a proxy.
-RATELIMIT_IP_META_KEY = AXES_CLIENT_IP_CALLABLE
-# Turns django-ratelimit's refusals into the friendly 429 page; Axes stays last.
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("axes.middleware.AxesMiddleware"),
-    "django_ratelimit.middleware.RatelimitMiddleware",
-)
-
-# --- Notifications ------------------------------------------------------------------
-# Beat runs the dispatcher (invitations and reminders that are due), and the sweeps that
-# queue lost work again (messages, photo checks) every SWEEP_SECONDS. A run that waited
-# longer than its interval is superseded by the next one.
-CELERY_BEAT_SCHEDULE = {
-    "dispatch-invitations": {
-        "task": "notifications.dispatch",
-        "schedule": timedelta(seconds=INVITATION_DISPATCH_SECONDS),
-        "options": {"expires": INVITATION_DISPATCH_SECONDS},
-    },
-    "sweep-messages": {
-        "task": "notifications.sweep",
-        "schedule": timedelta(seconds=SWEEP_SECONDS),
-        "options": {"expires": SWEEP_SECONDS},
-    },
-    "sweep-attachments": {
-        "task": "portal.sweep_attachments",
-        "schedule": timedelta(seconds=SWEEP_SECONDS),
-        "options": {"expires": SWEEP_SECONDS},
-    },
-}
-# A send that failed for a passing reason is tried again after 30 s, 60 s, 120 s...
-MESSAGE_RETRY_SECONDS = env_int("MESSAGE_RETRY_SECONDS", 30, minimum=1)
-# ...up to this many attempts in all; then it counts as failed (and falls back).
-MESSAGE_MAX_ATTEMPTS = env_int("MESSAGE_MAX_ATTEMPTS", 5, minimum=1)
-# A message still "sending" after this long lost its worker or the provider's answer
-# (a send is stopped after half of it). The sweep asks the provider whether it has the
-# message: recorded as sent if so, sent again (once) if not. E-mail, which cannot be
-# asked, is not sent again (it may have gone out) but marked failed for staff to see.
-MESSAGE_SENDING_TIMEOUT_MINUTES = env_int("MESSAGE_SENDING_TIMEOUT_MINUTES", 2, minimum=1)
-if SMS_TRANSPORT == "twilio" and not (TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER):
-    raise ImproperlyConfigured(
-        "SMS_TRANSPORT=twilio needs TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER."
-    )
-# Celery's Django fixup closes the database connection before and after every task
-# unless this is set, and opening a PostgreSQL connection per message costs more than
-# sending it. Set, connections are closed as Django closes them after a request instead:
-# when broken or older than CONN_MAX_AGE (see config/celery.py).
-CELERY_DB_REUSE_MAX = 1_000_000_000

@@ -16,7 +16,7 @@ from PIL import ExifTags, Image
 from playwright.sync_api import Browser, Page, expect
 
 from e2e.conftest import PHONE
-from portal import uploads
+from portal.uploads import removing
 from tests.conftest import celery_worker_process  # noqa: F401 - fixture: a real Celery worker
 from tests.portal import media
 from tests.portal.uploads_support import new_draft_remark
@@ -64,7 +64,7 @@ def remark(transactional_db):
     Customer.objects.filter(pk=remark.checkin.appointment.customer_id).update(language="en")
     yield remark
     for attachment in Attachment.objects.filter(item=remark):
-        uploads.remove_attachment(attachment)  # the shared media folder of the test run
+        removing.remove_attachment(attachment)  # the shared media folder of the test run
 
 
 def _files_page(live_server, remark) -> str:

@@ -10,7 +10,8 @@ class PortalConfig(AppConfig):
         from PIL import Image
 
         # Pillow warns past this and refuses twice this when it opens an image, in every
-        # process that reads customers' photos; `portal.uploads` refuses past it itself.
+        # process that reads customers' photos; `portal.uploads.processing` refuses past
+        # it itself.
         Image.MAX_IMAGE_PIXELS = settings.CHECKIN_MAX_PHOTO_MEGAPIXELS * 1_000_000
         # Registers the tasks in every process, so the web can queue them by name.
         from portal import tasks  # noqa: F401

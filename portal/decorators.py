@@ -18,6 +18,7 @@ from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
 from django_ratelimit.decorators import ratelimit
 
+from config.htmx import HtmxHttpRequest
 from portal import visits
 from portal.tokens import find_checkin
 from workshop.checkin import record_opened
@@ -26,6 +27,13 @@ from workshop.models import OnlineCheckIn
 LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
 
 PortalView = Callable[..., HttpResponseBase]
+
+
+class PortalRequest(HtmxHttpRequest):
+    """A request behind a customer link, as `portal_view` hands it to the view (with the
+    check-in as the view's first argument): in the customer's language."""
+
+    LANGUAGE_CODE: str
 
 
 def portal_rate(group: str, request: HttpRequest) -> str:
@@ -76,14 +84,14 @@ def portal_view(view: PortalView) -> Callable[..., HttpResponseBase]:
     @csrf_exempt
     @wraps(view)
     @ratelimit(group="portal", key="ip", rate=portal_rate, block=True)
-    def wrapped(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    def wrapped(request: PortalRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method not in SAFE_METHODS and not from_own_site(request):
             return make_private(HttpResponseForbidden())
         checkin = find_checkin(token)
         if checkin is None:
             return make_private(TemplateResponse(request, "portal/invalid.html", status=404))
         language = page_language(request, checkin)
-        request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
+        request.LANGUAGE_CODE = language
         # The customer's language, and every time in the dealership's local time; the
         # page is rendered inside, so neither outlives this request.
         with translation.override(language), timezone.override(checkin.appointment.dealership.tz):

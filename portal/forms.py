@@ -1,6 +1,7 @@
 """The customer's forms. Every message is translated and shown next to its field."""
 
 import uuid
+from typing import Any
 
 import phonenumbers
 from django import forms
@@ -21,7 +22,7 @@ class ContactForm(forms.Form):
         widget=forms.RadioSelect,
     )
 
-    def __init__(self, *args: object, region: str, customer: Customer, **kwargs: object) -> None:
+    def __init__(self, *args: Any, region: str, customer: Customer, **kwargs: Any) -> None:
         kwargs.setdefault(
             "initial",
             {
@@ -30,7 +31,7 @@ class ContactForm(forms.Form):
                 "email": customer.email,
             },
         )
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         # Parsed with the dealership's country as the default region, stored E.164.
         self.fields["phone"] = PhoneNumberField(
             label=_("Mobile phone number"),
@@ -84,8 +85,8 @@ class ServicesForm(forms.Form):
     An offer no longer in the catalogue offers only what its line allows (keep the
     answer, or take it back)."""
 
-    def __init__(self, *args: object, lines: list[OfferLine], **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, lines: list[OfferLine], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.lines = lines
         for line in lines:
             self.fields[self.field_name(line.offer)] = forms.ChoiceField(
@@ -114,7 +115,7 @@ class ServicesForm(forms.Form):
 class RemarkForm(forms.Form):
     subject = forms.CharField(
         label=_("Subject"),
-        max_length=CheckInItem._meta.get_field("subject").max_length,  # type: ignore[union-attr]
+        max_length=CheckInItem._meta.get_field("subject").max_length,
         help_text=_("For example: noise when braking"),
     )
     description = forms.CharField(

@@ -5,6 +5,8 @@ Text on the brand colour is white or black, whichever reads better; the brand co
 as text (links, headings) is darkened until it reads on the page background.
 """
 
+from collections.abc import Iterable
+
 PAGE_BACKGROUND = "#f4f5f7"
 MIN_CONTRAST = 4.5
 
@@ -14,7 +16,7 @@ def _channels(colour: str) -> tuple[int, int, int]:
     return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
 
 
-def _hex(rgb: tuple[float, float, float]) -> str:
+def _hex(rgb: Iterable[float]) -> str:
     return "#" + "".join(f"{round(c):02x}" for c in rgb)
 
 
@@ -35,10 +37,8 @@ def contrast(a: str, b: str) -> float:
 def mix(colour: str, other: str, amount: float) -> str:
     """`amount` of `other` into `colour`."""
     return _hex(
-        tuple(  # type: ignore[arg-type]
-            c * (1 - amount) + o * amount
-            for c, o in zip(_channels(colour), _channels(other), strict=True)
-        )
+        c * (1 - amount) + o * amount
+        for c, o in zip(_channels(colour), _channels(other), strict=True)
     )
 
 

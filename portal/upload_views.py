@@ -19,10 +19,12 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 from storages.backends.s3 import S3Storage
 
-from portal import uploads
-from portal.decorators import portal_view
+from config.htmx import page_or_partial
+from portal.decorators import PortalRequest, portal_view
+from portal.uploads import media, refusals, removing, s3, storing
 from workshop.models import Attachment, CheckInItem, OnlineCheckIn
 
 # Errors of a plain form post, kept in the session until the page shows them.
@@ -52,12 +54,12 @@ def wants_json(request: HttpRequest) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def _refused(request: HttpRequest, checkin: OnlineCheckIn, refused: Refused) -> HttpResponse:
+def _refused(request: PortalRequest, checkin: OnlineCheckIn, refused: Refused) -> HttpResponse:
     if wants_json(request):
         return JsonResponse({"error": refused.message}, status=refused.status)
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         # Reload: the page itself then shows the closed check-in or the sent remark.
-        return HttpResponse(status=200, headers={"HX-Refresh": "true"})
+        return HttpResponseClientRefresh()
     return TemplateResponse(
         request,
         "portal/upload_refused.html",
@@ -105,7 +107,7 @@ def _describe(attachment: Attachment) -> dict[str, Any]:
 
 
 def _files_response(
-    request: HttpRequest, checkin: OnlineCheckIn, remark: CheckInItem, part: str
+    request: PortalRequest, checkin: OnlineCheckIn, remark: CheckInItem, part: str
 ) -> TemplateResponse:
     context = {
         "checkin": checkin,
@@ -117,7 +119,7 @@ def _files_response(
 
 
 def _after_change(
-    request: HttpRequest,
+    request: PortalRequest,
     checkin: OnlineCheckIn,
     remark: CheckInItem,
     errors: list[str],
@@ -128,7 +130,7 @@ def _after_change(
             return JsonResponse({"error": " ".join(errors), "errors": errors}, status=422)
         return JsonResponse({"attachment": _describe(done) if done else None}, status=200)
     flash_errors(request, remark, errors)
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return _files_response(request, checkin, remark, "")
     return redirect(f"{_return_url(request, checkin)}#attachments-{remark.pk}")
 
@@ -150,13 +152,13 @@ class UploadLimitHandler(FileUploadHandler):
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         name = self.file_name or ""
         if start == 0:
-            media = uploads.sniff(raw_data[: uploads.HEAD_BYTES])
-            if media is None:
-                self.refused.append(uploads.not_media_message(name))
+            found = media.sniff(raw_data[: media.HEAD_BYTES])
+            if found is None:
+                self.refused.append(refusals.not_media_message(media.clean_name(name)))
                 raise SkipFile
-            self.kind, self.limit = media.kind, uploads.limit_for(media.kind)
+            self.kind, self.limit = found.kind, media.limit_for(found.kind)
         if start + len(raw_data) > self.limit:
-            self.refused.append(uploads.too_large_message(name, self.kind))
+            self.refused.append(refusals.too_large_message(media.clean_name(name), self.kind))
             raise SkipFile
         return raw_data
 
@@ -166,7 +168,7 @@ class UploadLimitHandler(FileUploadHandler):
 
 @portal_view
 @require_POST
-def upload(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
+def upload(request: PortalRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
     """Files through Django: the plain form (any number) or upload.js (one per request)."""
     try:
         remark = _draft_remark(checkin, remark_id)
@@ -182,15 +184,15 @@ def upload(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) -> Http
     stored = None
     for uploaded in files:
         try:
-            stored = uploads.store_upload(remark, uploaded)
-        except uploads.UploadRejected as rejected:
+            stored = storing.store_upload(remark, uploaded)
+        except refusals.UploadRejected as rejected:
             errors.append(rejected.message)
     return _after_change(request, checkin, remark, errors, stored)
 
 
 @portal_view
 @require_POST
-def presign(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
+def presign(request: PortalRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
     """A presigned POST for one file, for upload.js to send straight to the bucket."""
     if not settings.USE_S3:
         raise Http404
@@ -203,10 +205,10 @@ def presign(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) -> Htt
     except ValueError:
         return JsonResponse({"error": _("Choose a photo or video to add.")}, status=400)
     try:
-        post = uploads.presign_upload(
+        post = s3.presign_upload(
             remark, request.POST.get("name", ""), size, request.POST.get("type", "")
         )
-    except uploads.UploadRejected as rejected:
+    except refusals.UploadRejected as rejected:
         return JsonResponse({"error": rejected.message}, status=422)
     answer: dict[str, Any] = {"attachment": _describe(post.attachment)}
     if not post.already_uploaded:
@@ -223,7 +225,7 @@ def presign(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) -> Htt
 @portal_view
 @require_POST
 def complete(
-    request: HttpRequest, checkin: OnlineCheckIn, remark_id: int, attachment_id: int
+    request: PortalRequest, checkin: OnlineCheckIn, remark_id: int, attachment_id: int
 ) -> HttpResponse:
     """upload.js says a direct upload to the bucket finished."""
     if not settings.USE_S3:
@@ -237,8 +239,8 @@ def complete(
         return JsonResponse({"error": _("This file was removed.")}, status=404)
     attachment.item = remark
     try:
-        uploads.complete_upload(attachment)
-    except uploads.UploadRejected as rejected:
+        s3.complete_upload(attachment)
+    except refusals.UploadRejected as rejected:
         return JsonResponse({"error": rejected.message}, status=422)
     return JsonResponse({"attachment": _describe(attachment)})
 
@@ -246,7 +248,7 @@ def complete(
 @portal_view
 @require_POST
 def remove(
-    request: HttpRequest, checkin: OnlineCheckIn, remark_id: int, attachment_id: int
+    request: PortalRequest, checkin: OnlineCheckIn, remark_id: int, attachment_id: int
 ) -> HttpResponse:
     try:
         remark = _draft_remark(checkin, remark_id)
@@ -256,31 +258,37 @@ def remove(
     errors = []
     if attachment is not None:  # already gone: a double tap
         try:
-            uploads.remove_attachment(attachment)
-        except uploads.UploadRejected as rejected:
+            removing.remove_attachment(attachment)
+        except refusals.UploadRejected as rejected:
             errors.append(rejected.message)
-    if request.htmx and not errors:  # type: ignore[attr-defined]
+    if request.htmx and not errors:
         return _files_response(request, checkin, remark, "#files")
     return _after_change(request, checkin, remark, errors)
 
 
 @portal_view
 @require_GET
-def remark_files(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
+def remark_files(request: PortalRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
     """A remark's files: the list alone for htmx and upload.js, else a page of its own."""
     try:
         remark = _draft_remark(checkin, remark_id)
     except Refused as refused:
         return _refused(request, checkin, refused)
-    if request.htmx:  # type: ignore[attr-defined]
-        return _files_response(request, checkin, remark, "#files")
+    template = page_or_partial(
+        request, "portal/remark_files.html", "portal/_attachments.html#files"
+    )
     return TemplateResponse(
         request,
-        "portal/remark_files.html",
+        template,
         {
             "checkin": checkin,
             "remark": remark,
             "token": checkin.token,
+            # Where the list's plain form posts go back to: the page that polls it, or
+            # this page itself.
+            "return_url": _return_url(request, checkin)
+            if request.htmx
+            else request.get_full_path(),
             "remarks_url": reverse("portal:remarks", args=[checkin.token]),
         },
     )
@@ -288,7 +296,9 @@ def remark_files(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) -
 
 @portal_view
 @require_GET
-def thumbnail(request: HttpRequest, checkin: OnlineCheckIn, attachment_id: int) -> HttpResponseBase:
+def thumbnail(
+    request: PortalRequest, checkin: OnlineCheckIn, attachment_id: int
+) -> HttpResponseBase:
     """A checked photo's thumbnail, for the customer who sent it."""
     attachment = (
         Attachment.objects.filter(

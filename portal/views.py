@@ -28,6 +28,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from notifications import invitations
 from portal.decorators import (
     LANGUAGE_CODES,
+    PortalRequest,
     language_session_key,
     make_private,
     portal_view,
@@ -132,13 +133,13 @@ def summary(answers: Answers, *, sent: bool = False) -> dict:
 
 @portal_view
 @require_safe
-def welcome(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+def welcome(request: PortalRequest, checkin: OnlineCheckIn) -> HttpResponse:
     return page(request, checkin, "welcome")
 
 
 @portal_view
 @require_http_methods(["GET", "POST"])
-def contact(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+def contact(request: PortalRequest, checkin: OnlineCheckIn) -> HttpResponse:
     appointment = checkin.appointment
     form = ContactForm(
         request.POST or None, region=appointment.dealership.country, customer=appointment.customer
@@ -155,13 +156,13 @@ def contact(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
 
 @portal_view
 @require_safe
-def details(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+def details(request: PortalRequest, checkin: OnlineCheckIn) -> HttpResponse:
     return page(request, checkin, "details")
 
 
 @portal_view
 @require_safe
-def work(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+def work(request: PortalRequest, checkin: OnlineCheckIn) -> HttpResponse:
     work_items = list(checkin.appointment.work_items.all())
     total = sum((item.price for item in work_items), Decimal("0.00"))
     return page(request, checkin, "work", {"work_items": work_items, "total": total})
@@ -169,10 +170,10 @@ def work(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
 
 @portal_view
 @require_http_methods(["GET", "POST"])
-def services(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+def services(request: PortalRequest, checkin: OnlineCheckIn) -> HttpResponse:
     answers = read_answers(checkin, translation.get_language())
     form = ServicesForm(request.POST or None, lines=answers.offers)
-    autosave = request.POST.get("autosave", "") if request.htmx else ""  # type: ignore[attr-defined]
+    autosave = request.POST.get("autosave", "") if request.htmx else ""
     if request.method == "POST" and form.is_valid():
         flow.set_offer_choices(checkin, form.changed_choices())
         if autosave:
@@ -182,7 +183,7 @@ def services(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
     return page(request, checkin, "services", {"form": form, "rows": rows}, answers=answers)
 
 
-def saved_offer(request: HttpRequest, checkin: OnlineCheckIn, offer_id: str) -> HttpResponse:
+def saved_offer(request: PortalRequest, checkin: OnlineCheckIn, offer_id: str) -> HttpResponse:
     """One offer's card after htmx saved a changed answer, with its new sent/unsent state."""
     answers = read_answers(checkin, translation.get_language())
     line = next((line for line in answers.offers if str(line.offer.pk) == offer_id), None)
@@ -201,7 +202,7 @@ def saved_offer(request: HttpRequest, checkin: OnlineCheckIn, offer_id: str) -> 
 
 @portal_view
 @require_http_methods(["GET", "POST"])
-def remarks(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+def remarks(request: PortalRequest, checkin: OnlineCheckIn) -> HttpResponse:
     form = RemarkForm(request.POST or None, prefix="new")
     if request.method == "POST" and form.is_valid():
         try:
@@ -241,7 +242,7 @@ def draft_remark(checkin: OnlineCheckIn, remark_id: int) -> CheckInItem:
 
 @portal_view
 @require_http_methods(["GET", "POST"])
-def remark_edit(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
+def remark_edit(request: PortalRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
     remark = draft_remark(checkin, remark_id)
     form = RemarkForm(
         request.POST or None,
@@ -263,7 +264,7 @@ def remark_edit(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) ->
 
 @portal_view
 @require_POST
-def remark_delete(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
+def remark_delete(request: PortalRequest, checkin: OnlineCheckIn, remark_id: int) -> HttpResponse:
     remark = draft_remark(checkin, remark_id)
     if flow.delete_remark(remark):
         messages.success(request, _("Remark deleted."))
@@ -272,7 +273,7 @@ def remark_delete(request: HttpRequest, checkin: OnlineCheckIn, remark_id: int) 
 
 @portal_view
 @require_http_methods(["GET", "POST"])
-def review(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+def review(request: PortalRequest, checkin: OnlineCheckIn) -> HttpResponse:
     if request.method == "POST":
         sent_before = checkin.last_answered_at
         with transaction.atomic():  # the answers and their confirmation, or neither
@@ -286,7 +287,7 @@ def review(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
 
 @portal_view
 @require_safe
-def done(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+def done(request: PortalRequest, checkin: OnlineCheckIn) -> HttpResponse:
     if not checkin.is_answered:
         return redirect(step_url(checkin, "review"))
     answers = read_answers(checkin, translation.get_language(), files=True)
@@ -300,7 +301,7 @@ def done(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
 
 @portal_view
 @require_POST
-def language(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+def language(request: PortalRequest, checkin: OnlineCheckIn) -> HttpResponse:
     """Switches the page language for this link; kept in the session, no JavaScript needed."""
     chosen = request.POST.get("language", "")
     if chosen in LANGUAGE_CODES:
@@ -317,7 +318,7 @@ def language(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
 
 @portal_view
 @require_POST
-def seen(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+def seen(request: PortalRequest, checkin: OnlineCheckIn) -> HttpResponse:
     """The page's script says a person sees it (`portal.visits`): `portal_view` records
     the opening, as it does for any post from the page."""
     return HttpResponse(status=204)
@@ -325,7 +326,7 @@ def seen(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
 
 @portal_view
 @require_safe
-def calendar(request: HttpRequest, checkin: OnlineCheckIn) -> HttpResponse:
+def calendar(request: PortalRequest, checkin: OnlineCheckIn) -> HttpResponse:
     response = HttpResponse(
         appointment_ics(checkin.appointment, request.get_host().split(":")[0]),
         content_type="text/calendar; charset=utf-8",

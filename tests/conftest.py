@@ -91,10 +91,10 @@ def wait_for_worker(process: subprocess.Popen, queues: Sequence[str], timeout: f
         result = ping.apply_async((token,), queue=queue)
         while True:
             if process.poll() is not None:
-                log = "".join(process.log_lines[-40:])  # type: ignore[attr-defined]
+                log = "".join(process.log_lines[-40:])
                 raise RuntimeError(f"The Celery worker exited while starting:\n{log}")
             if time.monotonic() > deadline:
-                log = "".join(process.log_lines[-40:])  # type: ignore[attr-defined]
+                log = "".join(process.log_lines[-40:])
                 raise RuntimeError(f"The Celery worker did not answer on {queue!r}:\n{log}")
             try:
                 assert result.get(timeout=1) == f"pong {token}"
@@ -140,12 +140,12 @@ def start_celery_worker(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    process.log_lines = []  # type: ignore[attr-defined]
+    process.log_lines = []
 
     def read() -> None:
         assert process.stdout is not None
         for line in process.stdout:
-            process.log_lines.append(line)  # type: ignore[attr-defined]
+            process.log_lines.append(line)
 
     threading.Thread(target=read, daemon=True).start()
     if wait:

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -233,3 +234,13 @@ def test_each_make_run_records_its_port_and_keeps_the_secret_key_and_other_lines
     assert third["PORT"] == "8123"
     assert "SITE_URL" not in third  # the port decides the links again
     assert env_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_env_example_lists_every_variable_the_settings_read_in_their_order():
+    read = re.findall(
+        r'env_(?:str|int|bool|list|url|choice)\(\s*"([A-Z0-9_]+)"',
+        (ROOT / "config" / "settings.py").read_text(),
+    )
+    listed = re.findall(r"^([A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE)
+    assert len(read) > 60
+    assert listed == read

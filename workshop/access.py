@@ -7,13 +7,28 @@ another dealership's appointment, a mechanic asking for a price, a remark nobody
 from dataclasses import dataclass
 from datetime import date
 
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
-from workshop.models import Appointment, Attachment, CheckInItem, Dealership, Membership, Role
+from config.htmx import HtmxHttpRequest
+from workshop.models import (
+    Appointment,
+    Attachment,
+    CheckInItem,
+    Dealership,
+    Membership,
+    Role,
+)
 
 SESSION_KEY = "dealership_id"
+
+
+class StaffRequest(HtmxHttpRequest):
+    """A request to a staff page: behind `login_required`, so `user` is a signed-in `User`."""
+
+    user: User
 
 
 def memberships(user) -> QuerySet[Membership]:
@@ -112,11 +127,6 @@ def get_appointment(
     if there.is_mechanic and office_only:
         raise Http404("Not for mechanics")
     return appointment, there
-
-
-def mechanic_items(items: QuerySet[CheckInItem]) -> QuerySet[CheckInItem]:
-    """What mechanics may see of the customer's answers: the remarks shared with them."""
-    return items.visible_to_mechanics()  # type: ignore[attr-defined]
 
 
 def get_attachment(access: StaffAccess, pk: int) -> Attachment:

@@ -23,7 +23,8 @@ def managed_dealerships(request: HttpRequest) -> QuerySet[Dealership]:
     if request.user.is_superuser:
         return Dealership.objects.all()
     return Dealership.objects.filter(
-        memberships__user_id=request.user.pk,  # type: ignore[misc]  # login required
+        # The admin signs in first: never an anonymous user's pk of None.
+        memberships__user_id=request.user.pk,  # type: ignore[misc]
         memberships__role=Role.MANAGER,
     )
 
@@ -127,7 +128,7 @@ class OfferAdmin(ManagedByDealershipAdmin):
     search_fields = ["name", "description"]
 
 
-class StaffMembershipFields:
+class StaffMembershipFields(admin.options.BaseModelAdmin):
     """A manager gives memberships in the dealerships they manage, with a staff role.
 
     Making someone a manager, like granting admin rights, stays with the operator.
@@ -138,7 +139,7 @@ class StaffMembershipFields:
             kwargs["queryset"] = managed_dealerships(request)
         elif db_field.related_model is User:
             kwargs["queryset"] = staff_managed_by(request, User.objects.all())
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_choice_field(self, db_field, request, **kwargs):
         if db_field.name == "role" and not request.user.is_superuser:
@@ -147,7 +148,7 @@ class StaffMembershipFields:
                 for value, label in db_field.get_choices(include_blank=True)
                 if value != Role.MANAGER
             ]
-        return super().formfield_for_choice_field(db_field, request, **kwargs)  # type: ignore[misc]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
 
 class MembershipInline(StaffMembershipFields, admin.TabularInline):

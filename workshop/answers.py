@@ -206,8 +206,8 @@ class Answers:
         """The offers the customer ever answered, one instance each, on every item."""
         offers: dict[int, Offer] = {}
         for item in self.all_items:
-            if item.offer_id is not None:
-                item.offer = offers.setdefault(item.offer_id, item.offer)  # type: ignore[arg-type]
+            if item.offer is not None:  # selected with the item: no query
+                item.offer = offers.setdefault(item.offer.pk, item.offer)
         return list(offers.values())
 
     def _lines(self, offers: list[Offer]) -> list[OfferLine]:
@@ -302,6 +302,7 @@ class Answers:
         ]
         for item in shown:
             if item.offer_id is not None:
+                # Read off the item by the staff page's template; not a model field.
                 item.terms = answered_terms(item)  # type: ignore[attr-defined]
         order: dict[str, int] = {State.OPEN: 0, State.HANDLED: 1}
         shown.sort(
@@ -336,7 +337,7 @@ def read_answers(
         remarks = [item for item in items if item.is_remark]
         prefetch_related_objects(remarks, "attachments")
         for remark in remarks:
-            remark.ready_attachments = [  # type: ignore[attr-defined]
+            remark.ready_attachments = [
                 a for a in remark.attachments.all() if a.state == Attachment.State.READY
             ]
     return Answers(checkin, items, language)

@@ -157,7 +157,7 @@ def _mark_handled(item: CheckInItem, by: "AbstractBaseUser", note: str = "") -> 
     now = timezone.now()
     item.state = State.HANDLED
     item.handled_at = now
-    item.handled_by = by  # type: ignore[assignment]
+    item.handled_by = by
     item.handling_note = note
     item.save(update_fields=["state", "handled_at", "handled_by", "handling_note", "work_item"])
     if not CheckInItem.objects.filter(checkin_id=item.checkin_id, state=State.OPEN).exists():

@@ -2,6 +2,7 @@
 
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -39,7 +40,7 @@ class MoneyField(forms.Field):
         )
         return attrs
 
-    def to_python(self, value: object) -> Decimal | None:  # type: ignore[override]
+    def to_python(self, value: object) -> Decimal | None:
         text = re.sub(r"[\s€$£\u00a0\u202f]|EUR|CHF", "", str(value or ""))
         if not text:
             return None
@@ -67,9 +68,9 @@ class MoneyField(forms.Field):
 
 
 class StaffForm(forms.Form):
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
 
 
 class WorkItemForm(StaffForm):
@@ -120,8 +121,8 @@ class ConvertRemarkForm(WorkItemForm):
     CONVERT = "convert"
     CANCEL = "cancel"
 
-    def __init__(self, *args: object, action: str = CONVERT, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, action: str = CONVERT, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         if action == self.CANCEL:
             for field in self.fields.values():
                 field.required = False

@@ -396,6 +396,8 @@ class Appointment(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = AppointmentQuerySet.as_manager()
+    # Loaded only by `workshop.views.mechanic_appointments` (Prefetch to_attr).
+    mechanic_work_items: list["WorkItem"]
 
     class Meta:
         ordering = ["starts_at"]
@@ -601,6 +603,8 @@ class OnlineCheckIn(models.Model):
     handled_at = models.DateTimeField(_("all items handled at"), null=True, blank=True)
 
     objects = OnlineCheckInQuerySet.as_manager()
+    # Loaded only by `workshop.views.mechanic_appointments` (Prefetch to_attr).
+    shared_remarks: list["CheckInItem"]
 
     class Meta:
         verbose_name = _("online check-in")
@@ -735,6 +739,9 @@ class CheckInItem(models.Model):
     )
 
     objects = CheckInItemQuerySet.as_manager()
+    # A remark's checked files, loaded only where asked for (`read_answers(files=True)`,
+    # `mechanic_appointments`).
+    ready_attachments: list["Attachment"]
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -826,13 +833,13 @@ class Attachment(models.Model):
     display_file = models.FileField(
         _("copy for browsers"), upload_to="display/", blank=True, max_length=255
     )
-    # One of the REASON_* texts in portal/uploads.py, in English; translated when shown.
+    # One of the REASON_* texts in portal/uploads/refusals.py, in English; translated when shown.
     rejection_reason = models.CharField(_("why it was not accepted"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("added at"), auto_now_add=True)
     checked_at = models.DateTimeField(_("checked at"), null=True, blank=True)
-    # The check a worker has claimed (portal/uploads.py): when it began, empty while none
-    # runs; and how many checks ended without an outcome (their worker died or ran out
-    # of time), after which the sweep gives up on the file.
+    # The check a worker has claimed (portal/uploads/processing.py): when it began, empty
+    # while none runs; and how many checks ended without an outcome (their worker died or
+    # ran out of time), after which the sweep gives up on the file.
     check_started_at = models.DateTimeField(_("check started at"), null=True, blank=True)
     checks_interrupted = models.PositiveSmallIntegerField(_("checks interrupted"), default=0)
 

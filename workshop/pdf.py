@@ -51,7 +51,7 @@ class CardMediaFetcher(URLFetcher):
 def card_photos(appointment: Appointment) -> dict[str, Attachment]:
     """The shared remarks' photos (a video prints its poster frame, when it has one)."""
     photos = {}
-    for remark in appointment.checkin.shared_remarks:  # type: ignore[attr-defined]
+    for remark in appointment.checkin.shared_remarks:
         for attachment in remark.ready_attachments:
             if attachment.kind == Attachment.Kind.PHOTO or attachment.thumbnail:
                 photos[str(attachment.pk)] = attachment
@@ -68,8 +68,8 @@ def render_job_card(appointment: Appointment) -> bytes:
             "appointment": appointment,
             "dealership": dealership,
             "vehicle": appointment.vehicle,
-            "work_items": appointment.mechanic_work_items,  # type: ignore[attr-defined]
-            "remarks": appointment.checkin.shared_remarks,  # type: ignore[attr-defined]
+            "work_items": appointment.mechanic_work_items,
+            "remarks": appointment.checkin.shared_remarks,
             "photos": photos,
             "printed_at": timezone.localtime(timezone=dealership.tz),
             "scheme": SCHEME,

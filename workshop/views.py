@@ -8,7 +8,6 @@ of its own without JavaScript; a dialog that changes something answers 204 with 
 """
 
 import contextlib
-import re
 from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -16,13 +15,12 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch, QuerySet
+from django.db.models.fields.files import FieldFile
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
-    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -30,13 +28,15 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.middleware import HtmxDetails
+from django_htmx.http import trigger_client_event
 
+from config.htmx import page_or_partial
 from notifications import invitations
 from notifications.timeline import timeline_for
 from workshop import checkin as flow
 from workshop.access import (
     StaffAccess,
+    StaffRequest,
     choose_dealership,
     get_appointment,
     get_attachment,
@@ -52,21 +52,12 @@ from workshop.forms import (
     remark_as_work,
 )
 from workshop.models import Appointment, Attachment, CheckInItem, WorkItem
-
-
-class HtmxHttpRequest(HttpRequest):
-    """A request as our middleware leaves it: `request.htmx` says whether htmx asked."""
-
-    htmx: HtmxDetails
-
+from workshop.serving import serve_file
 
 # How often the receptionist's open list asks whether anything changed.
 LIST_REFRESH_SECONDS = 5
 # Changes on the appointment page: the page reloads its body when it hears this.
 CHANGED_EVENT = "appointmentChanged"
-# A workshop PC is shared: customer media never stays in its browser cache. The same rule
-# rides along in the signed URL, for the store to answer with (S3).
-MEDIA_CACHE_CONTROL = "private, no-store"
 
 APPOINTMENT_PAGE = "workshop/appointment.html"
 
@@ -104,7 +95,7 @@ def _list_url(**params: object) -> str:
 
 @login_required
 @require_GET
-def appointment_list(request: HtmxHttpRequest) -> HttpResponse:
+def appointment_list(request: StaffRequest) -> HttpResponse:
     access = staff_access(request)
     if access.is_mechanic:
         return redirect("workshop:workshop_day")
@@ -145,15 +136,13 @@ def appointment_list(request: HtmxHttpRequest) -> HttpResponse:
             "next": _list_url(day=(day + timedelta(days=1)).isoformat(), filter=listing.filter),
         },
     }
-    template = "workshop/appointment_list.html"
-    if request.htmx:
-        template += "#results"
+    template = page_or_partial(request, "workshop/appointment_list.html", "#results")
     return _page(request, access, template, context)
 
 
 @login_required
 @require_POST
-def switch_dealership(request: HtmxHttpRequest) -> HttpResponse:
+def switch_dealership(request: StaffRequest) -> HttpResponse:
     with contextlib.suppress(ValueError):
         choose_dealership(request, int(request.POST.get("dealership", "")))
     return redirect("workshop:appointments")
@@ -212,28 +201,28 @@ def _progress_steps(checkin) -> list[dict]:
 
 @login_required
 @require_GET
-def appointment_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def appointment_detail(request: StaffRequest, pk: int) -> HttpResponse:
     appointment, access = get_appointment(staff_access(request), pk, office_only=False)
     if access.is_mechanic:  # a link from reception: the workshop's view of it
         return redirect("workshop:workshop_appointment", pk=appointment.pk)
-    template = APPOINTMENT_PAGE
-    if request.htmx and request.htmx.target == "appointment-body":
-        template += "#body"
+    template = page_or_partial(request, APPOINTMENT_PAGE, "#body", target="appointment-body")
     return _page(request, access, template, _appointment_context(appointment))
 
 
-def _done(request: HtmxHttpRequest, appointment: Appointment, message: str) -> HttpResponse:
+def _done(request: StaffRequest, appointment: Appointment, message: str) -> HttpResponse:
     """After a change: htmx hears an event and reloads the page body; otherwise a redirect."""
     messages.success(request, message)
+    return _changed(request, appointment)
+
+
+def _changed(request: StaffRequest, appointment: Appointment) -> HttpResponse:
     if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Trigger"] = CHANGED_EVENT
-        return response
+        return trigger_client_event(HttpResponse(status=204), CHANGED_EVENT)
     return redirect("workshop:appointment", pk=appointment.pk)
 
 
 def _dialog(
-    request: HtmxHttpRequest,
+    request: StaffRequest,
     access: StaffAccess,
     appointment: Appointment,
     *,
@@ -242,16 +231,12 @@ def _dialog(
     context: dict,
 ) -> TemplateResponse:
     """The dialog as an htmx partial, its form alone after a failed htmx post, else a page."""
-    if request.htmx and request.method == "POST":
-        template = f"{APPOINTMENT_PAGE}#{form_partial}"
-    elif request.htmx:
-        template = f"{APPOINTMENT_PAGE}#dialog"
-    else:
-        template = "workshop/dialog_page.html"
+    # After a failed post htmx swaps the form alone, keeping the dialog around it.
+    partial = form_partial if request.method == "POST" else "dialog"
     return _page(
         request,
         access,
-        template,
+        page_or_partial(request, "workshop/dialog_page.html", f"{APPOINTMENT_PAGE}#{partial}"),
         {
             "appointment": appointment,
             "title": title,
@@ -262,7 +247,7 @@ def _dialog(
     )
 
 
-def _posted(request: HtmxHttpRequest):
+def _posted(request: StaffRequest):
     """The form data of a POST, even an empty one (an unticked switch sends nothing)."""
     return request.POST if request.method == "POST" else None
 
@@ -276,18 +261,14 @@ def _item(appointment: Appointment, item_pk: int, **filters: object) -> CheckInI
     )
 
 
-def _already_handled(request: HtmxHttpRequest, appointment: Appointment) -> HttpResponse:
+def _already_handled(request: StaffRequest, appointment: Appointment) -> HttpResponse:
     messages.warning(request, _("Someone else handled this item first; nothing was added."))
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Trigger"] = CHANGED_EVENT
-        return response
-    return redirect("workshop:appointment", pk=appointment.pk)
+    return _changed(request, appointment)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def convert_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
+def convert_item(request: StaffRequest, pk: int, item_pk: int) -> HttpResponse:
     """A remark's add-work-item dialog, prefilled; confirm or cancel both handle the remark."""
     appointment, access = get_appointment(staff_access(request), pk)
     item = _item(appointment, item_pk, kind=CheckInItem.Kind.REMARK)
@@ -299,10 +280,10 @@ def convert_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpRespons
         form = ConvertRemarkForm(request.POST, action=action)
         try:
             if action == ConvertRemarkForm.CANCEL:
-                flow.handle_item(item, request.user)  # type: ignore[arg-type]
+                flow.handle_item(item, request.user)
                 return _done(request, appointment, _("Remark marked handled, no work added."))
             if form.is_valid():
-                flow.convert_item(item, request.user, **form.cleaned_data)  # type: ignore[arg-type]
+                flow.convert_item(item, request.user, **form.cleaned_data)
                 return _done(request, appointment, _("Work item added; remark handled."))
         except flow.ItemAlreadyHandled:
             return _already_handled(request, appointment)
@@ -318,7 +299,7 @@ def convert_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpRespons
 
 @login_required
 @require_POST
-def convert_offer(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
+def convert_offer(request: StaffRequest, pk: int, item_pk: int) -> HttpResponse:
     """An accepted offer whose catalogue entry converts: its work item at the offer's price."""
     appointment, _access = get_appointment(staff_access(request), pk)
     item = _item(
@@ -328,7 +309,7 @@ def convert_offer(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpRespon
         offer__converts_to_work_item=True,
     )
     try:
-        work_item = flow.convert_offer(item, request.user)  # type: ignore[arg-type]
+        work_item = flow.convert_offer(item, request.user)
     except flow.ItemAlreadyHandled:
         return _already_handled(request, appointment)
     return _done(request, appointment, _("Added “%s” to the work items.") % work_item.description)
@@ -336,7 +317,7 @@ def convert_offer(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpRespon
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def handle_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
+def handle_item(request: StaffRequest, pk: int, item_pk: int) -> HttpResponse:
     """Marks an item handled, with an optional note (say, after calling the customer)."""
     appointment, access = get_appointment(staff_access(request), pk)
     item = _item(appointment, item_pk)
@@ -345,7 +326,7 @@ def handle_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse
     form = HandleItemForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
-            flow.handle_item(item, request.user, note=form.cleaned_data["note"])  # type: ignore[arg-type]
+            flow.handle_item(item, request.user, note=form.cleaned_data["note"])
         except flow.ItemAlreadyHandled:
             return _already_handled(request, appointment)
         return _done(request, appointment, _("Marked handled."))
@@ -361,14 +342,14 @@ def handle_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def share_item(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
+def share_item(request: StaffRequest, pk: int, item_pk: int) -> HttpResponse:
     """One switch: the remark and its media visible to mechanics, or not."""
     appointment, access = get_appointment(staff_access(request), pk)
     item = _item(appointment, item_pk, kind=CheckInItem.Kind.REMARK)
     form = ShareForm(_posted(request), initial={"visible_to_mechanics": item.visible_to_mechanics})
     if request.method == "POST" and form.is_valid():
         visible = form.cleaned_data["visible_to_mechanics"]
-        flow.share_item(item, request.user, visible=visible)  # type: ignore[arg-type]
+        flow.share_item(item, request.user, visible=visible)
         return _done(
             request,
             appointment,
@@ -395,11 +376,11 @@ def _work_item(appointment: Appointment, work_item_pk: int) -> WorkItem:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def add_work_item(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def add_work_item(request: StaffRequest, pk: int) -> HttpResponse:
     appointment, access = get_appointment(staff_access(request), pk)
     form = WorkItemForm(_posted(request))
     if request.method == "POST" and form.is_valid():
-        flow.add_work_item(appointment, request.user, **form.cleaned_data)  # type: ignore[arg-type]
+        flow.add_work_item(appointment, request.user, **form.cleaned_data)
         return _done(request, appointment, _("Work item added."))
     return _dialog(
         request,
@@ -413,13 +394,13 @@ def add_work_item(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def edit_work_item(request: HtmxHttpRequest, pk: int, work_item_pk: int) -> HttpResponse:
+def edit_work_item(request: StaffRequest, pk: int, work_item_pk: int) -> HttpResponse:
     appointment, access = get_appointment(staff_access(request), pk)
     work_item = _work_item(appointment, work_item_pk)
     form = WorkItemForm.for_work_item(work_item, _posted(request))
     if request.method == "POST" and form.is_valid():
         try:
-            flow.change_work_item(work_item, request.user, **form.cleaned_data)  # type: ignore[arg-type]
+            flow.change_work_item(work_item, request.user, **form.cleaned_data)
         except flow.WorkItemNotRemovable as error:
             raise Http404("Planned work is changed in the DMS") from error
         return _done(request, appointment, _("Work item changed."))
@@ -439,11 +420,11 @@ def edit_work_item(request: HtmxHttpRequest, pk: int, work_item_pk: int) -> Http
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def remove_work_item(request: HtmxHttpRequest, pk: int, work_item_pk: int) -> HttpResponse:
+def remove_work_item(request: StaffRequest, pk: int, work_item_pk: int) -> HttpResponse:
     appointment, access = get_appointment(staff_access(request), pk)
     work_item = _work_item(appointment, work_item_pk)
     if request.method == "POST":
-        flow.remove_work_item(work_item, request.user)  # type: ignore[arg-type]
+        flow.remove_work_item(work_item, request.user)
         return _done(request, appointment, _("Removed “%s”.") % work_item.description)
     return _dialog(
         request,
@@ -457,11 +438,11 @@ def remove_work_item(request: HtmxHttpRequest, pk: int, work_item_pk: int) -> Ht
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def rotate_link(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def rotate_link(request: StaffRequest, pk: int) -> HttpResponse:
     """A new customer link; the old one stops working (confirmation first)."""
     appointment, access = get_appointment(staff_access(request), pk)
     if request.method == "POST":
-        flow.rotate_link(appointment.checkin, request.user)  # type: ignore[arg-type]
+        flow.rotate_link(appointment.checkin, request.user)
         return _done(
             request,
             appointment,
@@ -479,7 +460,7 @@ def rotate_link(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def resend_invitation(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def resend_invitation(request: StaffRequest, pk: int) -> HttpResponse:
     """Send the check-in invitation again (confirmation first; refused within 10 minutes)."""
     appointment, access = get_appointment(staff_access(request), pk)
     error = ""
@@ -510,7 +491,7 @@ def resend_invitation(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 VARIANTS = ("file", "display", "thumbnail")
 
 
-def _media_field(attachment: Attachment, variant: str):
+def _media_field(attachment: Attachment, variant: str) -> tuple[FieldFile, str]:
     if variant == "thumbnail" and attachment.thumbnail:
         return attachment.thumbnail, "image/jpeg"
     if variant in ("display", "thumbnail") and attachment.display_file:
@@ -522,85 +503,20 @@ def _media_field(attachment: Attachment, variant: str):
 
 @login_required
 @require_GET
-def attachment_file(request: HtmxHttpRequest, pk: int, variant: str) -> HttpResponseBase:
-    """A customer's photo or video, after the access check; never a public URL.
-
-    Local storage streams the file; on S3 the answer is a redirect to a signed URL that
-    expires within minutes.
-    """
+def attachment_file(request: StaffRequest, pk: int, variant: str) -> HttpResponseBase:
+    """A customer's photo or video, after the access check (`workshop.serving`)."""
     if variant not in VARIANTS:
         raise Http404("No such variant")
     attachment = get_attachment(staff_access(request), pk)
     field, content_type = _media_field(attachment, variant)
     if not field:
         raise Http404("No file")
-    storage = field.storage
-    try:
-        storage.path(field.name)
-    except NotImplementedError:
-        # Signed for AWS_QUERYSTRING_EXPIRE seconds (minutes).
-        signed = storage.url(field.name, parameters={"ResponseCacheControl": MEDIA_CACHE_CONTROL})
-        to_store = redirect(signed)
-        to_store["Cache-Control"] = MEDIA_CACHE_CONTROL
-        return to_store
-    handle = storage.open(field.name, "rb")
-    ranged = _byte_range(request.headers.get("Range", ""), field.size)
-    if ranged == "unsatisfiable":
-        handle.close()
-        response: HttpResponseBase = HttpResponse(status=416)
-        response["Content-Range"] = f"bytes */{field.size}"
-        return response
-    if isinstance(ranged, tuple):
-        start, end = ranged
-        handle.seek(start)
-        response = StreamingHttpResponse(
-            _chunks(handle, end - start + 1), status=206, content_type=content_type
-        )
-        response["Content-Range"] = f"bytes {start}-{end}/{field.size}"
-        response["Content-Length"] = str(end - start + 1)
-    else:
-        response = FileResponse(
-            handle,
-            content_type=content_type,
-            as_attachment=False,
-            filename=attachment.original_name if variant == "file" else "",
-        )
-    # Videos seek with byte ranges (Safari plays nothing without them).
-    response["Accept-Ranges"] = "bytes"
-    response["Cache-Control"] = MEDIA_CACHE_CONTROL
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
-
-
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
-
-
-def _byte_range(header: str, size: int) -> tuple[int, int] | str | None:
-    """One byte range of `size` bytes: (first, last), "unsatisfiable", or None for all."""
-    match = _RANGE.fullmatch(header.strip())
-    if not match or not any(match.groups()):
-        return None  # no range, or several: the whole file is a valid answer
-    first, last = match.groups()
-    if not first:  # the last N bytes
-        length = min(int(last), size)
-        return (size - length, size - 1) if length else "unsatisfiable"
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if start >= size or start > end:
-        return "unsatisfiable"
-    return start, end
-
-
-def _chunks(handle, length: int, chunk: int = 64 * 1024):
-    try:
-        while length > 0:
-            data = handle.read(min(chunk, length))
-            if not data:
-                break
-            length -= len(data)
-            yield data
-    finally:
-        handle.close()
+    return serve_file(
+        request,
+        field,
+        content_type,
+        filename=attachment.original_name if variant == "file" else "",
+    )
 
 
 # --- Mechanics ---------------------------------------------------------------------------
@@ -633,7 +549,7 @@ def mechanic_appointments(access: StaffAccess, day: date) -> QuerySet[Appointmen
 
 @login_required
 @require_GET
-def workshop_day(request: HtmxHttpRequest) -> HttpResponse:
+def workshop_day(request: StaffRequest) -> HttpResponse:
     """The workshop's page for a day: large type, no prices, no contact details."""
     access = staff_access(request)
     today = access.today()
@@ -667,7 +583,7 @@ def _job(access: StaffAccess, appointment: Appointment) -> Appointment:
 
 @login_required
 @require_GET
-def workshop_appointment(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def workshop_appointment(request: StaffRequest, pk: int) -> HttpResponse:
     """One appointment as the workshop sees it: work, shared remarks and media; no prices."""
     appointment, access = get_appointment(staff_access(request), pk, office_only=False)
     job = _job(access, appointment)
@@ -681,7 +597,7 @@ def workshop_appointment(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def job_card(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def job_card(request: StaffRequest, pk: int) -> HttpResponse:
     """The job card PDF: what mechanics need on paper, no prices, no contact details."""
     # WeasyPrint takes half a second to import: only the processes that print pay for it.
     from workshop.pdf import job_card_filename, render_job_card

@@ -376,7 +376,7 @@ def photo_worker_killed(ctx) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.db import transaction
 
-    from portal import uploads
+    from portal.uploads import storing
     from workshop.models import Attachment
 
     remark = draft_remark()
@@ -385,7 +385,7 @@ def photo_worker_killed(ctx) -> None:
     ctx.processes.start(*workers)
     wait_until(lambda: "ready" in ctx.processes.log(workers[0]), 120, "the worker to start")
     with transaction.atomic():
-        attachment = uploads.store_upload(
+        attachment = storing.store_upload(
             remark, SimpleUploadedFile("IMG_0001.png", data, content_type="image/png")
         )
     took = wait_until(
@@ -559,7 +559,7 @@ def slow_provider(ctx) -> None:
     from django.db import transaction
 
     from notifications import invitations
-    from portal import uploads
+    from portal.uploads import storing
     from workshop.models import Attachment
 
     count = max(ctx.invitations // 4, 20)
@@ -573,7 +573,7 @@ def slow_provider(ctx) -> None:
     invitations.dispatch_due_invitations()
     time.sleep(5)
     with transaction.atomic():
-        attachment = uploads.store_upload(
+        attachment = storing.store_upload(
             draft_remark(),
             SimpleUploadedFile("IMG_0003.jpg", big_photo_small(), content_type="image/jpeg"),
         )

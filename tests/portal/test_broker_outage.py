@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from notifications import delivery
 from notifications.models import Message
-from portal import uploads
+from portal.uploads import processing
 from tests.conftest import closed_port_url, wait_until
 from tests.portal import media
 from tests.portal.uploads_support import new_draft_remark
@@ -49,7 +49,7 @@ def test_an_upload_and_send_with_the_broker_down_answer_as_usual_and_get_done_la
     # The broker is back (this process and the worker use a working one); a minute later
     # the sweeps run, as beat runs them every SWEEP_SECONDS.
     later = timezone.now() + timedelta(minutes=2)
-    assert uploads.sweep(later).requeued == 1
+    assert processing.sweep(later).requeued == 1
     assert delivery.sweep(later).requeued == 1
     wait_until(lambda: Attachment.objects.get(pk=attachment.pk).state == "ready", what="the photo")
     wait_until(lambda: Message.objects.get(pk=confirmation.pk).status == "sent", what="sent")

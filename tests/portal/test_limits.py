@@ -12,7 +12,7 @@ from django.utils import translation
 from django.utils.html import escape
 from PIL import Image
 
-from portal import uploads
+from portal.uploads import storing
 from tests.factories import AppointmentFactory, RemarkFactory
 from tests.locks import postgresql_only, while_held
 from tests.portal import media
@@ -178,7 +178,7 @@ def test_two_files_sent_at_once_to_two_remarks_for_the_last_place_keep_one(media
     light = RemarkFactory(checkin=brakes.checkin, state=CheckInItem.State.DRAFT)
 
     _first, second, waited = while_held(
-        lambda: uploads.store_upload(brakes, uploaded("brakes.mp4", media.mp4(), "video/mp4")),
+        lambda: storing.store_upload(brakes, uploaded("brakes.mp4", media.mp4(), "video/mp4")),
         lambda: _upload(Client(), light, "light.mp4", media.mp4(payload_bytes=9), HTTP_ACCEPT=JSON),
     )
 

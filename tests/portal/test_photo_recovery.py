@@ -10,7 +10,7 @@ import time_machine
 from django.utils import timezone
 from PIL import Image
 
-from portal import uploads
+from portal.uploads import processing, storing
 from tests.conftest import start_celery_worker, stop_celery_worker, wait_until
 from tests.portal import media
 from tests.portal.uploads_support import new_draft_remark, stored_files, uploaded
@@ -28,7 +28,7 @@ def media_root(settings, tmp_path):
 @pytest.fixture
 def checking(db, media_root):
     """A photo stored and waiting for its check, whose task never ran."""
-    return uploads.store_upload(new_draft_remark(), uploaded("IMG_2041.jpg", media.jpeg_with_gps()))
+    return storing.store_upload(new_draft_remark(), uploaded("IMG_2041.jpg", media.jpeg_with_gps()))
 
 
 def state(attachment: Attachment) -> str:
@@ -42,9 +42,9 @@ def test_a_photo_whose_check_task_was_lost_is_checked_after_a_minute(
 ):
     with time_machine.travel(timezone.now(), tick=False) as traveller:
         traveller.shift(timedelta(seconds=50))
-        assert uploads.sweep() == (0, 0, 0)  # its task may still be on its way
+        assert processing.sweep() == (0, 0, 0)  # its task may still be on its way
         traveller.shift(timedelta(seconds=15))
-        assert uploads.sweep() == (1, 0, 0)
+        assert processing.sweep() == (1, 0, 0)
 
     checking.refresh_from_db()
     assert checking.state == State.READY
@@ -57,9 +57,9 @@ def test_a_photo_whose_worker_died_mid_check_is_checked_again(checking, eager_ta
     # A worker claimed the check a while ago, and never finished it.
     started = timezone.now() - timedelta(seconds=settings.ATTACHMENT_CHECK_SECONDS + 11)
     Attachment.objects.filter(pk=checking.pk).update(check_started_at=started)
-    assert uploads.process_attachment(checking.pk) == ""  # a second task: not while it runs
+    assert processing.process_attachment(checking.pk) == ""  # a second task: not while it runs
 
-    assert uploads.sweep() == (1, 1, 0)
+    assert processing.sweep() == (1, 1, 0)
 
     checking.refresh_from_db()
     assert checking.state == State.READY
@@ -71,8 +71,8 @@ def test_a_check_that_is_running_is_left_alone(checking, settings):
     started = timezone.now() - timedelta(seconds=settings.ATTACHMENT_CHECK_SECONDS - 5)
     Attachment.objects.filter(pk=checking.pk).update(check_started_at=started)
 
-    assert uploads.process_attachment(checking.pk) == ""
-    assert uploads.sweep(timezone.now() + timedelta(seconds=5)) == (0, 0, 0)
+    assert processing.process_attachment(checking.pk) == ""
+    assert processing.sweep(timezone.now() + timedelta(seconds=5)) == (0, 0, 0)
     assert state(checking) == State.CHECKING
 
 
@@ -84,7 +84,7 @@ def test_a_file_that_keeps_killing_its_workers_is_rejected_after_three_tries(
     started = timezone.now() - timedelta(minutes=5)
     Attachment.objects.filter(pk=checking.pk).update(check_started_at=started, checks_interrupted=2)
 
-    assert uploads.sweep() == (0, 1, 1)
+    assert processing.sweep() == (0, 1, 1)
 
     checking.refresh_from_db()
     assert checking.state == State.REJECTED
@@ -105,7 +105,7 @@ def test_a_photo_whose_worker_is_killed_mid_check_ends_ready_without_a_person(
     celery_worker_process,
 ):
     remark = new_draft_remark()
-    attachment = uploads.store_upload(remark, uploaded("IMG_0001.jpg", slow_photo()))
+    attachment = storing.store_upload(remark, uploaded("IMG_0001.jpg", slow_photo()))
     wait_until(
         lambda: Attachment.objects.filter(
             pk=attachment.pk, check_started_at__isnull=False
@@ -120,7 +120,7 @@ def test_a_photo_whose_worker_is_killed_mid_check_ends_ready_without_a_person(
     restarted = start_celery_worker()
     try:
         # A minute later, the sweep (beat runs it every SWEEP_SECONDS).
-        assert uploads.sweep(timezone.now() + timedelta(minutes=2)) == (1, 1, 0)
+        assert processing.sweep(timezone.now() + timedelta(minutes=2)) == (1, 1, 0)
         wait_until(lambda: state(attachment) != State.CHECKING, what="the check to end")
     finally:
         stop_celery_worker(restarted)

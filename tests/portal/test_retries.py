@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.test import Client
 from django.urls import reverse
 
-from portal import uploads
+from portal.uploads import processing, storing
 from tests.factories import AppointmentFactory
 from tests.locks import postgresql_only, while_held
 from tests.portal import media
@@ -129,7 +129,7 @@ def test_a_photo_sent_again_after_it_was_checked_is_kept_once(client, media_root
     remark = new_draft_remark()
     data = media.jpeg_with_gps()
     first = _upload(client, remark, data).json()["attachment"]
-    assert uploads.process_attachment(first["id"]) == Attachment.State.READY
+    assert processing.process_attachment(first["id"]) == Attachment.State.READY
     checked = Attachment.objects.get()
     assert checked.size != len(data), "rewritten without its metadata, so a new size"
 
@@ -158,7 +158,7 @@ def test_a_photo_posted_twice_at_once_is_kept_once(media_root):
     data = media.jpeg_with_gps()
 
     first, second, waited = while_held(
-        lambda: uploads.store_upload(remark, uploaded("IMG_2041.jpg", data)),
+        lambda: storing.store_upload(remark, uploaded("IMG_2041.jpg", data)),
         lambda: _upload(Client(), remark, data),
     )
 

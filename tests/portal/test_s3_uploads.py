@@ -42,7 +42,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from portal import uploads
+from portal.uploads import processing, refusals
 from tests.portal import media
 from tests.portal.conftest import (
     NOT_ARRIVED,
@@ -255,7 +255,7 @@ def test_a_jpeg_goes_straight_to_the_bucket_then_is_checked_there(client, s3, re
     attachment.refresh_from_db()
     assert (attachment.state, attachment.size) == (State.CHECKING, len(data))
 
-    assert uploads.process_attachment(attachment.pk) == State.READY
+    assert processing.process_attachment(attachment.pk) == State.READY
 
     attachment.refresh_from_db()
     photo = Image.open(io.BytesIO(_read(s3, attachment.file.name)))
@@ -284,7 +284,7 @@ def test_a_video_goes_straight_to_the_bucket_and_is_checked_by_its_first_bytes(c
     assert _post_to_store(presigned, data).status_code == 204
     assert _complete(client, presigned).status_code == 200
 
-    assert uploads.process_attachment(presigned["attachment"]["id"]) == State.READY
+    assert processing.process_attachment(presigned["attachment"]["id"]) == State.READY
     assert _read(s3, presigned["fields"]["key"]) == data
 
 
@@ -375,7 +375,7 @@ def test_presigning_a_photo_again_after_it_was_checked_reuses_its_place(client, 
     first = _presign(client, remark, "IMG_1.jpg", data, "image/jpeg").json()
     assert _post_to_store(first, data).status_code == 204
     assert _complete(client, first).status_code == 200
-    assert uploads.process_attachment(first["attachment"]["id"]) == State.READY
+    assert processing.process_attachment(first["attachment"]["id"]) == State.READY
     assert Attachment.objects.get().size != len(data), "rewritten without its metadata"
 
     again = _presign(client, remark, "IMG_1.jpg", data, "image/jpeg").json()
@@ -460,10 +460,10 @@ def test_a_disguised_file_gets_into_the_bucket_but_not_past_the_check(client, s3
     assert _post_to_store(presigned, media.TEXT).status_code == 204, "the store cannot know"
     assert _complete(client, presigned).status_code == 200
 
-    assert uploads.process_attachment(presigned["attachment"]["id"]) == State.REJECTED
+    assert processing.process_attachment(presigned["attachment"]["id"]) == State.REJECTED
 
     attachment = Attachment.objects.get()
-    assert attachment.rejection_reason == uploads.REASON_NOT_MEDIA
+    assert attachment.rejection_reason == refusals.REASON_NOT_MEDIA
     assert not _exists(s3, presigned["fields"]["key"])
 
 
@@ -479,7 +479,7 @@ def test_the_plain_form_stores_in_the_bucket_with_the_type_found_in_the_file(cli
     assert head["ContentType"] == "image/png"
     assert head["ContentLength"] == len(data)
 
-    assert uploads.process_attachment(attachment.pk) == State.READY
+    assert processing.process_attachment(attachment.pk) == State.READY
     attachment.refresh_from_db()
     assert not Image.open(io.BytesIO(_read(s3, attachment.file.name))).getexif()
 

@@ -15,8 +15,9 @@ from django.utils import timezone
 from django.utils.html import escape
 from PIL import ExifTags, Image, ImageFile
 
-from portal import uploads
 from portal.upload_views import UploadLimitHandler
+from portal.uploads import processing, refusals, removing, storing
+from portal.uploads.media import HEAD_BYTES
 from tests.factories import AppointmentFactory, RemarkFactory
 from tests.portal import media
 from tests.portal.conftest import NOT_MEDIA, PHOTO_TOO_LARGE, nl, nl_after, nl_plural
@@ -48,12 +49,12 @@ def _open(field) -> Image.Image:
         return Image.open(io.BytesIO(stored.read()))
 
 
-# --- The rules (portal/uploads.py) ------------------------------------------------------
+# --- The rules (portal/uploads/) ---------------------------------------------------------
 
 
 def test_a_photo_is_stored_under_a_random_key_and_keeps_its_name(draft_remark, media_root):
     data = media.jpeg_with_gps()
-    attachment = uploads.store_upload(draft_remark, uploaded("IMG_2041.JPG", data))
+    attachment = storing.store_upload(draft_remark, uploaded("IMG_2041.JPG", data))
 
     attachment.refresh_from_db()
     assert attachment.state == State.CHECKING
@@ -66,8 +67,8 @@ def test_a_photo_is_stored_under_a_random_key_and_keeps_its_name(draft_remark, m
 
 
 def test_a_text_file_named_like_a_photo_is_rejected_and_nothing_is_kept(draft_remark, media_root):
-    with pytest.raises(uploads.UploadRejected) as rejected:
-        uploads.store_upload(draft_remark, uploaded("brakes.jpg", media.TEXT, "image/jpeg"))
+    with pytest.raises(refusals.UploadRejected) as rejected:
+        storing.store_upload(draft_remark, uploaded("brakes.jpg", media.TEXT, "image/jpeg"))
 
     assert "“brakes.jpg” is not a photo or video we can accept" in rejected.value.message
     assert not Attachment.objects.exists()
@@ -90,7 +91,7 @@ def test_each_allowed_format_is_recognised_by_its_content_not_its_name(
     draft_remark, media_root, name, data, kind, content_type
 ):
     # The browser's name and type are wrong on purpose: only the bytes count.
-    attachment = uploads.store_upload(draft_remark, uploaded(name + ".txt", data, "text/plain"))
+    attachment = storing.store_upload(draft_remark, uploaded(name + ".txt", data, "text/plain"))
     assert (attachment.kind, attachment.content_type) == (kind, content_type)
 
 
@@ -106,8 +107,8 @@ def test_each_allowed_format_is_recognised_by_its_content_not_its_name(
     ],
 )
 def test_other_content_is_rejected(draft_remark, media_root, data):
-    with pytest.raises(uploads.UploadRejected):
-        uploads.store_upload(draft_remark, uploaded("file.mp4", data, "video/mp4"))
+    with pytest.raises(refusals.UploadRejected):
+        storing.store_upload(draft_remark, uploaded("file.mp4", data, "video/mp4"))
     assert stored_files(media_root) == []
 
 
@@ -117,16 +118,16 @@ def test_size_limits_are_per_kind(draft_remark, media_root, settings):
     photo = media.jpeg_with_gps(size=(300, 300), noise=True)
     assert len(photo) > 5_000
 
-    with pytest.raises(uploads.UploadRejected) as rejected:
-        uploads.store_upload(draft_remark, uploaded("big.jpg", photo))
+    with pytest.raises(refusals.UploadRejected) as rejected:
+        storing.store_upload(draft_remark, uploaded("big.jpg", photo))
     assert "“big.jpg” is larger than 4.9\xa0KB, the most we accept for a photo." in (
         rejected.value.message
     )
 
     # A video of the same size is within its own, larger limit.
-    uploads.store_upload(draft_remark, uploaded("small.mp4", media.mp4(payload_bytes=8_000)))
-    with pytest.raises(uploads.UploadRejected) as rejected:
-        uploads.store_upload(draft_remark, uploaded("long.mp4", media.mp4(payload_bytes=25_000)))
+    storing.store_upload(draft_remark, uploaded("small.mp4", media.mp4(payload_bytes=8_000)))
+    with pytest.raises(refusals.UploadRejected) as rejected:
+        storing.store_upload(draft_remark, uploaded("long.mp4", media.mp4(payload_bytes=25_000)))
     assert "the most we accept for a video" in rejected.value.message
     assert [a.original_name for a in Attachment.objects.all()] == ["small.mp4"]
     assert len(stored_files(media_root)) == 1
@@ -134,22 +135,22 @@ def test_size_limits_are_per_kind(draft_remark, media_root, settings):
 
 def test_the_eleventh_file_on_a_remark_is_rejected(draft_remark, media_root):
     for n in range(10):
-        uploads.store_upload(draft_remark, uploaded(f"IMG_{n}.mp4", media.mp4(payload_bytes=n)))
+        storing.store_upload(draft_remark, uploaded(f"IMG_{n}.mp4", media.mp4(payload_bytes=n)))
 
-    with pytest.raises(uploads.UploadRejected) as rejected:
-        uploads.store_upload(draft_remark, uploaded("IMG_10.mp4", media.mp4(payload_bytes=10)))
+    with pytest.raises(refusals.UploadRejected) as rejected:
+        storing.store_upload(draft_remark, uploaded("IMG_10.mp4", media.mp4(payload_bytes=10)))
     assert "A remark can have at most 10 photos or videos" in rejected.value.message
     assert draft_remark.attachments.count() == 10
 
     # A rejected file does not take a place.
     draft_remark.attachments.filter(original_name="IMG_0.mp4").update(state=State.REJECTED)
-    uploads.store_upload(draft_remark, uploaded("IMG_10.mp4", media.mp4(payload_bytes=10)))
+    storing.store_upload(draft_remark, uploaded("IMG_10.mp4", media.mp4(payload_bytes=10)))
 
 
 def test_the_same_file_sent_twice_is_kept_once(draft_remark, media_root):
     data = media.jpeg_with_gps()
-    first = uploads.store_upload(draft_remark, uploaded("IMG_1.jpg", data))
-    again = uploads.store_upload(draft_remark, uploaded("IMG_1.jpg", data))
+    first = storing.store_upload(draft_remark, uploaded("IMG_1.jpg", data))
+    again = storing.store_upload(draft_remark, uploaded("IMG_1.jpg", data))
     assert again.pk == first.pk
     assert len(stored_files(media_root)) == 1
 
@@ -159,13 +160,13 @@ def test_files_cannot_be_added_once_the_remark_is_sent_or_the_appointment_starte
 ):
     draft_remark.state = CheckInItem.State.OPEN
     draft_remark.save()
-    with pytest.raises(uploads.UploadRejected, match="has been sent"):
-        uploads.store_upload(draft_remark, uploaded("IMG_1.jpg", media.jpeg_with_gps()))
+    with pytest.raises(refusals.UploadRejected, match="has been sent"):
+        storing.store_upload(draft_remark, uploaded("IMG_1.jpg", media.jpeg_with_gps()))
 
     started = AppointmentFactory(starts_at=timezone.now() - timedelta(minutes=5))
     remark = RemarkFactory(checkin=started.checkin, state=CheckInItem.State.DRAFT)
-    with pytest.raises(uploads.UploadRejected, match="has closed"):
-        uploads.store_upload(remark, uploaded("IMG_1.jpg", media.jpeg_with_gps()))
+    with pytest.raises(refusals.UploadRejected, match="has closed"):
+        storing.store_upload(remark, uploaded("IMG_1.jpg", media.jpeg_with_gps()))
     assert stored_files(media_root) == []
 
 
@@ -208,10 +209,10 @@ def test_a_large_upload_is_streamed_to_a_temporary_file_and_moved_into_place(
     recorder = ReadRecorder(upload.file)
     upload.file = recorder
 
-    attachment = uploads.store_upload(draft_remark, upload)
+    attachment = storing.store_upload(draft_remark, upload)
 
     assert recorder.reads, "the first bytes are looked at"
-    assert all(len(args) == 1 and 0 < args[0] <= uploads.HEAD_BYTES for args in recorder.reads)
+    assert all(len(args) == 1 and 0 < args[0] <= HEAD_BYTES for args in recorder.reads)
     assert (media_root / attachment.file.name).read_bytes() == data
     assert not os.path.exists(temporary_path), "moved, not copied"
     upload.close()
@@ -242,10 +243,10 @@ def test_processing_a_photo_removes_gps_and_all_metadata_turns_it_upright_and_ma
 ):
     data = media.jpeg_with_gps(size=(600, 400), orientation=6)
     assert Image.open(io.BytesIO(data)).getexif().get_ifd(ExifTags.IFD.GPSInfo)
-    attachment = uploads.store_upload(draft_remark, uploaded("IMG_2041.jpg", data))
+    attachment = storing.store_upload(draft_remark, uploaded("IMG_2041.jpg", data))
     original_key = attachment.file.name
 
-    assert uploads.process_attachment(attachment.pk) == State.READY
+    assert processing.process_attachment(attachment.pk) == State.READY
 
     attachment.refresh_from_db()
     assert attachment.state == State.READY
@@ -260,7 +261,7 @@ def test_processing_a_photo_removes_gps_and_all_metadata_turns_it_upright_and_ma
     assert attachment.size == attachment.file.size
     thumbnail = _open(attachment.thumbnail)
     assert thumbnail.format == "JPEG"
-    assert max(thumbnail.size) == uploads.THUMBNAIL_PIXELS
+    assert max(thumbnail.size) == processing.THUMBNAIL_PIXELS
     assert thumbnail.size[0] < thumbnail.size[1]
     assert not (media_root / original_key).exists(), "the original with GPS is gone"
     assert attachment.file.name.startswith(f"checkins/{draft_remark.checkin_id}/")
@@ -278,8 +279,8 @@ def test_processing_removes_gps_from_every_photo_format(
     draft_remark, media_root, data, pillow_format
 ):
     assert Image.open(io.BytesIO(data)).getexif().get_ifd(ExifTags.IFD.GPSInfo)
-    attachment = uploads.store_upload(draft_remark, uploaded("photo", data))
-    uploads.process_attachment(attachment.pk)
+    attachment = storing.store_upload(draft_remark, uploaded("photo", data))
+    processing.process_attachment(attachment.pk)
 
     attachment.refresh_from_db()
     assert attachment.state == State.READY
@@ -291,10 +292,10 @@ def test_processing_removes_gps_from_every_photo_format(
 
 
 def test_a_heic_photo_gets_a_jpeg_copy_for_browsers(draft_remark, media_root):
-    attachment = uploads.store_upload(
+    attachment = storing.store_upload(
         draft_remark, uploaded("IMG_0001.HEIC", media.heic_with_gps())
     )
-    uploads.process_attachment(attachment.pk)
+    processing.process_attachment(attachment.pk)
 
     attachment.refresh_from_db()
     assert attachment.content_type == "image/heic"
@@ -306,8 +307,8 @@ def test_a_heic_photo_gets_a_jpeg_copy_for_browsers(draft_remark, media_root):
 
 @pytest.mark.parametrize("data", [media.mp4(), media.mov(), media.webm()])
 def test_a_video_is_ready_once_its_container_checks_out(draft_remark, media_root, data):
-    attachment = uploads.store_upload(draft_remark, uploaded("clip", data))
-    assert uploads.process_attachment(attachment.pk) == State.READY
+    attachment = storing.store_upload(draft_remark, uploaded("clip", data))
+    assert processing.process_attachment(attachment.pk) == State.READY
     attachment.refresh_from_db()
     assert attachment.kind == Attachment.Kind.VIDEO
     assert attachment.file.open("rb").read() == data
@@ -318,20 +319,20 @@ def test_a_video_is_ready_once_its_container_checks_out(draft_remark, media_root
     ("data", "reason"),
     [
         # Right first bytes, no photo behind them.
-        (media.jpeg_with_gps()[:300] + media.TEXT, uploads.REASON_UNREADABLE),
+        (media.jpeg_with_gps()[:300] + media.TEXT, refusals.REASON_UNREADABLE),
         # An ftyp box and then garbage instead of movie boxes.
-        (media.mp4()[:32] + b"\x00\x00\x00\x02\xff\xfe" + media.TEXT, uploads.REASON_NOT_MEDIA),
+        (media.mp4()[:32] + b"\x00\x00\x00\x02\xff\xfe" + media.TEXT, refusals.REASON_NOT_MEDIA),
         # WebM's header without a segment.
-        (media.webm()[:36] + media.TEXT, uploads.REASON_NOT_MEDIA),
+        (media.webm()[:36] + media.TEXT, refusals.REASON_NOT_MEDIA),
     ],
 )
 def test_processing_rejects_what_only_looks_right_and_deletes_its_bytes(
     draft_remark, media_root, data, reason
 ):
-    attachment = uploads.store_upload(draft_remark, uploaded("IMG_1.jpg", data))
+    attachment = storing.store_upload(draft_remark, uploaded("IMG_1.jpg", data))
     assert stored_files(media_root)
 
-    assert uploads.process_attachment(attachment.pk) == State.REJECTED
+    assert processing.process_attachment(attachment.pk) == State.REJECTED
 
     attachment.refresh_from_db()
     assert attachment.state == State.REJECTED
@@ -365,14 +366,14 @@ def test_a_decompression_bomb_is_refused_from_its_header_without_being_decoded(
     )
     attachment = draft_remark.attachments.get()
 
-    assert uploads.process_attachment(attachment.pk) == State.REJECTED
+    assert processing.process_attachment(attachment.pk) == State.REJECTED
 
     assert decoded_sizes == [], "refused from the header, never decoded"
     attachment.refresh_from_db()
-    assert attachment.rejection_reason == uploads.REASON_TOO_MANY_PIXELS
+    assert attachment.rejection_reason == refusals.REASON_TOO_MANY_PIXELS
     assert stored_files(media_root) == []
     page = client.get(_url("portal:remark_files", draft_remark)).content.decode()
-    reason = nl(uploads.REASON_TOO_MANY_PIXELS)
+    reason = nl(refusals.REASON_TOO_MANY_PIXELS)
     assert escape(nl("Not accepted: %(reason)s") % {"reason": reason}) in page
 
 
@@ -388,43 +389,43 @@ def test_a_photo_past_the_pixel_limit_is_refused_whatever_its_format(
 ):
     settings.CHECKIN_MAX_PHOTO_MEGAPIXELS = 1
     data = data() if callable(data) else data
-    attachment = uploads.store_upload(draft_remark, uploaded(name, data))
+    attachment = storing.store_upload(draft_remark, uploaded(name, data))
 
-    assert uploads.process_attachment(attachment.pk) == State.REJECTED
+    assert processing.process_attachment(attachment.pk) == State.REJECTED
 
     attachment.refresh_from_db()
-    assert attachment.rejection_reason == uploads.REASON_TOO_MANY_PIXELS
+    assert attachment.rejection_reason == refusals.REASON_TOO_MANY_PIXELS
     assert decoded_sizes == []
 
 
 def test_a_photo_at_the_pixel_limit_is_taken(draft_remark, media_root, settings):
     settings.CHECKIN_MAX_PHOTO_MEGAPIXELS = 1
     data = media.jpeg_with_gps(size=(1000, 1000), orientation=1)
-    attachment = uploads.store_upload(draft_remark, uploaded("IMG_1.jpg", data))
+    attachment = storing.store_upload(draft_remark, uploaded("IMG_1.jpg", data))
 
-    assert uploads.process_attachment(attachment.pk) == State.READY
+    assert processing.process_attachment(attachment.pk) == State.READY
 
 
 def test_processing_twice_or_after_removal_changes_nothing(draft_remark, media_root):
-    attachment = uploads.store_upload(draft_remark, uploaded("IMG_1.jpg", media.jpeg_with_gps()))
-    uploads.process_attachment(attachment.pk)
+    attachment = storing.store_upload(draft_remark, uploaded("IMG_1.jpg", media.jpeg_with_gps()))
+    processing.process_attachment(attachment.pk)
     files = stored_files(media_root)
-    assert uploads.process_attachment(attachment.pk) == ""
+    assert processing.process_attachment(attachment.pk) == ""
     assert stored_files(media_root) == files
 
-    uploads.remove_attachment(Attachment.objects.get(pk=attachment.pk))
-    assert uploads.process_attachment(attachment.pk) == ""
+    removing.remove_attachment(Attachment.objects.get(pk=attachment.pk))
+    assert processing.process_attachment(attachment.pk) == ""
 
 
 def test_removing_a_file_deletes_its_bytes_once_committed(
     draft_remark, media_root, django_capture_on_commit_callbacks
 ):
-    attachment = uploads.store_upload(draft_remark, uploaded("IMG_1.jpg", media.jpeg_with_gps()))
-    uploads.process_attachment(attachment.pk)
+    attachment = storing.store_upload(draft_remark, uploaded("IMG_1.jpg", media.jpeg_with_gps()))
+    processing.process_attachment(attachment.pk)
     assert len(stored_files(media_root)) == 2  # the photo and its thumbnail
 
     with django_capture_on_commit_callbacks(execute=True):
-        uploads.remove_attachment(Attachment.objects.get(pk=attachment.pk))
+        removing.remove_attachment(Attachment.objects.get(pk=attachment.pk))
 
     assert not Attachment.objects.exists()
     assert stored_files(media_root) == []
@@ -434,8 +435,8 @@ def test_storing_queues_the_check_after_commit(
     draft_remark, media_root, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks() as callbacks:
-        attachment = uploads.store_upload(draft_remark, uploaded("a.jpg", media.jpeg_with_gps()))
-    assert [(c.func, c.args) for c in callbacks] == [(uploads.queue_processing, (attachment.pk,))]
+        attachment = storing.store_upload(draft_remark, uploaded("a.jpg", media.jpeg_with_gps()))
+    assert [(c.func, c.args) for c in callbacks] == [(storing.queue_processing, (attachment.pk,))]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -457,7 +458,7 @@ def test_a_real_worker_checks_an_upload_made_through_the_page(client, celery_wor
         assert attachment.state == State.READY
         assert not _open(attachment.file).getexif()
     finally:
-        uploads.remove_attachment(attachment)  # the worker's media folder is the shared one
+        removing.remove_attachment(attachment)  # the worker's media folder is the shared one
 
 
 # --- The views ---------------------------------------------------------------------------
@@ -623,7 +624,7 @@ def test_a_wrong_link_a_closed_check_in_and_a_sent_remark_are_refused(
 def test_removing_a_file_from_the_page(
     client, draft_remark, media_root, django_capture_on_commit_callbacks
 ):
-    attachment = uploads.store_upload(draft_remark, uploaded("IMG_1.jpg", media.jpeg_with_gps()))
+    attachment = storing.store_upload(draft_remark, uploaded("IMG_1.jpg", media.jpeg_with_gps()))
     page = _url("portal:remark_files", draft_remark)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
@@ -655,11 +656,11 @@ def test_removing_with_htmx_answers_the_new_list(client, draft_remark, media_roo
 
 def test_the_list_polls_while_a_file_is_being_checked(client, draft_remark, media_root):
     url = _url("portal:remark_files", draft_remark)
-    attachment = uploads.store_upload(draft_remark, uploaded("IMG_1.jpg", media.jpeg_with_gps()))
+    attachment = storing.store_upload(draft_remark, uploaded("IMG_1.jpg", media.jpeg_with_gps()))
     html = client.get(url, HTTP_HX_REQUEST="true").content.decode()
     assert 'hx-trigger="every 3s"' in html
 
-    uploads.process_attachment(attachment.pk)
+    processing.process_attachment(attachment.pk)
     html = client.get(url, HTTP_HX_REQUEST="true").content.decode()
     assert "hx-trigger" not in html
     assert (
@@ -685,12 +686,12 @@ def test_the_list_runs_a_fixed_number_of_queries(client, draft_remark, django_as
 def test_the_customer_sees_the_thumbnail_of_a_checked_photo_and_nobody_else(
     client, draft_remark, media_root
 ):
-    attachment = uploads.store_upload(draft_remark, uploaded("IMG_1.jpg", media.jpeg_with_gps()))
+    attachment = storing.store_upload(draft_remark, uploaded("IMG_1.jpg", media.jpeg_with_gps()))
     token = draft_remark.checkin.token
     url = reverse("portal:attachment_thumbnail", args=[token, attachment.pk])
     assert client.get(url).status_code == 404, "not before it is checked"
 
-    uploads.process_attachment(attachment.pk)
+    processing.process_attachment(attachment.pk)
     response = client.get(url)
     assert response.status_code == 200
     assert response["Content-Type"] == "image/jpeg"
@@ -710,7 +711,7 @@ def test_the_partial_as_the_remarks_step_includes_it(rf, draft_remark, media_roo
         state=State.REJECTED,
         content_type="image/jpeg",
         original_name="IMG_bad.jpg",
-        rejection_reason=uploads.REASON_UNREADABLE,
+        rejection_reason=refusals.REASON_UNREADABLE,
     )
     token = draft_remark.checkin.token
     request = rf.get(f"/c/{token}/remarks/")

@@ -1,5 +1,6 @@
 """The appointment page: what the customer sent, turned into work, each step on the timeline."""
 
+import json
 import re
 import time
 from decimal import Decimal
@@ -122,7 +123,7 @@ def test_confirming_the_dialog_adds_the_work_item_at_the_typed_price_and_handles
     )
     assert response.status_code == 204
     assert response.content == b""
-    assert response["HX-Trigger"] == "appointmentChanged"
+    assert json.loads(response["HX-Trigger"]) == {"appointmentChanged": {}}
     remark.refresh_from_db()
     assert remark.state == CheckInItem.State.HANDLED
     assert remark.handled_by == receptionist
