@@ -93,9 +93,9 @@ def store_inbound_email(raw: bytes, *, envelope_recipients: Iterable[str] = ()) 
             )
             inbound.raw.save("message.eml", ContentFile(raw), save=False)
             stored.append(inbound.raw.name or "")
-            inbound.save()
+            inbound.save(force_insert=True)
             _store_attachments(message, parsed.attachments, stored)
-            if bounced is not None:
+            if bounced is not None and bounced.appointment_id is not None:
                 delivery.fail(
                     bounced,
                     f"Bounced: {parsed.bounce_reason or parsed.subject}"[:1000],
@@ -198,7 +198,9 @@ def check_file(data: bytes) -> tuple[uploads.MediaType | None, str]:
 
 
 def _store_attachments(message: Message, parts: list[Part], stored: list[str]) -> None:
+    """The files, each checked; one insert for them all."""
     accepted = 0
+    attachments = []
     for part in parts:
         name = uploads.clean_name(part.name)
         media, reason = check_file(part.data)
@@ -219,7 +221,8 @@ def _store_attachments(message: Message, parts: list[Part], stored: list[str]) -
             attachment.kind = media.kind
             attachment.file.save(name, ContentFile(part.data), save=False)
             stored.append(attachment.file.name or "")
-        attachment.save()
+        attachments.append(attachment)
+    MessageAttachment.objects.bulk_create(attachments)
 
 
 def _delete(names: list[str]) -> None:

@@ -508,3 +508,24 @@ def test_more_photos_than_a_message_takes_are_refused_with_the_reason(appointmen
     assert states["IMG_4821.jpeg"] == ("ready", "")
     assert states["second.jpg"][0] == "rejected"
     assert "more photos and videos" in states["second.jpg"][1]
+
+
+# --- What a post costs ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fixture", "queries"),
+    [("plain_reply_quoted.eml", 8), ("reply_with_jpeg.eml", 9), ("bounce_dsn.eml", 14)],
+)
+def test_a_webhook_post_costs_a_fixed_number_of_queries(
+    client, appointment, invitation, webhook_secret, django_assert_num_queries, fixture, queries
+):
+    url = reverse("notifications:inbound_email", args=["postmark"])
+    payload = _postmark(mime(fixture))
+
+    with django_assert_num_queries(queries):
+        response = client.post(url, payload, content_type="application/json", **_auth())
+    assert response.status_code == 200
+    # Again (the provider retries): one lookup finds it stored.
+    with django_assert_num_queries(1):
+        client.post(url, payload, content_type="application/json", **_auth())
