@@ -371,6 +371,9 @@ if not (_inbound_local and _at and _inbound_domain) or "+" in _inbound_local:
 # django-anymail's inbound webhooks (/notifications/inbound/email/<provider>/) take posts
 # only with this basic auth ("user:password", several comma separated); unset, they are off.
 ANYMAIL = {"WEBHOOK_SECRET": env_list("ANYMAIL_WEBHOOK_SECRET", [])}
+# The largest inbound e-mail post taken (the provider's JSON or form with the whole mail,
+# attachments base64-encoded), in MB; DATA_UPLOAD_MAX_MEMORY_SIZE still holds everywhere else.
+INBOUND_EMAIL_MAX_BYTES = env_int("INBOUND_EMAIL_MAX_MB", 50, minimum=1) * 1024 * 1024
 
 # "record" keeps SMS in the database without sending (the embedded default); "twilio" sends.
 SMS_TRANSPORT = env_choice("SMS_TRANSPORT", "record", ("record", "twilio"))

@@ -168,8 +168,11 @@ def _our_address(parsed: ParsedEmail) -> str:
 
 def check_file(data: bytes) -> tuple[uploads.MediaType | None, str]:
     """What a file is by its content, as portal uploads are checked: a photo or video
-    we take, within its size limit, a photo of no more pixels than we take that can be
-    decoded. Returns the media type, or None and the (untranslated) reason."""
+    we take, within its size limit, a photo of no more pixels than we take whose header
+    reads. Returns the media type, or None and the (untranslated) reason.
+
+    Not here, as in a web request: decoding the whole photo and writing it again
+    without its metadata (`portal.uploads.process_attachment` does that on a worker)."""
     if not data:
         return None, uploads.REASON_MISSING
     head = data[: uploads.HEAD_BYTES]
@@ -189,7 +192,7 @@ def check_file(data: bytes) -> tuple[uploads.MediaType | None, str]:
             width, height = image.size
             if width * height > uploads.max_photo_pixels():
                 return None, uploads.REASON_TOO_MANY_PIXELS
-            image.load()
+            image.verify()
     except Image.DecompressionBombError:
         return None, uploads.REASON_TOO_MANY_PIXELS
     except Exception:  # whatever a decoder says about bytes we did not make

@@ -47,4 +47,19 @@ def inbound_email(request: HttpRequest, provider: str) -> HttpResponse:
     view = inbound_views().get(provider)
     if view is None or not settings.ANYMAIL.get("WEBHOOK_SECRET"):
         raise Http404("No inbound e-mail webhook here.")
+    # A mail with a few photos is larger than Django reads into `request.body` (2.5 MB,
+    # DATA_UPLOAD_MAX_MEMORY_SIZE, kept for every other view): a provider's JSON is read
+    # here up to our own limit. (Multipart posts carry the attachments as files, which
+    # that limit does not count.)
+    limit = settings.INBOUND_EMAIL_MAX_BYTES
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        return HttpResponse("Too large", status=413)
+    if request.content_type != "multipart/form-data":
+        request._body = request.read(limit + 1)  # what `request.body` would keep
+        if len(request._body) > limit:
+            return HttpResponse("Too large", status=413)
     return view(request)

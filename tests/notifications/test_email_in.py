@@ -486,7 +486,7 @@ def test_files_are_checked_by_content_not_by_name(settings):
         check_file(b"MZ\x90\x00 not a photo")[1]
         == "This file is not a photo or video we can accept."
     )
-    assert check_file(data[:200])[1] == "This photo could not be read; it may be damaged."
+    assert check_file(data[:12])[1] == "This photo could not be read; it may be damaged."
     assert check_file(b"")[1] == "This file did not arrive."
     settings.CHECKIN_MAX_PHOTO_BYTES = len(data) - 1
     assert check_file(data)[1] == "This file is larger than we accept."
@@ -529,3 +529,25 @@ def test_a_webhook_post_costs_a_fixed_number_of_queries(
     # Again (the provider retries): one lookup finds it stored.
     with django_assert_num_queries(1):
         client.post(url, payload, content_type="application/json", **_auth())
+
+
+def test_a_mail_larger_than_a_form_post_is_taken_up_to_its_own_limit(
+    client, appointment, webhook_secret, settings
+):
+    sent = message_from_bytes(mime("reply_with_jpeg.eml"), policy=policy.default)
+    video = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00\x00\x00\x08free" * 500_000
+    sent.add_attachment(video, "video", "mp4", filename="rattle.mp4")
+    payload = _postmark(sent.as_bytes())
+    assert len(payload) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    url = reverse("notifications:inbound_email", args=["postmark"])
+
+    settings.INBOUND_EMAIL_MAX_BYTES = len(payload) - 1
+    response = client.post(url, payload, content_type="application/json", **_auth())
+    assert response.status_code == 413
+    assert not Message.objects.exists()
+
+    settings.INBOUND_EMAIL_MAX_BYTES = 50 * 1024 * 1024
+    response = client.post(url, payload, content_type="application/json", **_auth())
+    assert response.status_code == 200
+    names = [a.original_name for a in Message.objects.get().attachments.all()]
+    assert names == ["IMG_4821.jpeg", "invoice-2025-117.pdf", "rattle.mp4"]
