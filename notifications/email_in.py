@@ -143,16 +143,23 @@ def _customer_for(sender: str, dealership: Dealership | None) -> Customer | None
 
 def _bounced_message(parsed: ParsedEmail) -> Message | None:
     """Our e-mail a bounce reports: we send each with Message-ID <callback key@pitlane>,
-    kept as its provider id."""
-    if not parsed.bounced_ids:
+    kept as its provider id. A report without the returned mail's headers: the last
+    e-mail that went out to the address that failed."""
+    ours = Message.objects.filter(
+        direction=Message.Direction.OUT, channel=Channel.EMAIL
+    ).select_related("appointment__dealership", "appointment__customer")
+    if parsed.bounced_ids:
+        found = ours.filter(provider_id__in=parsed.bounced_ids).first()
+        if found is not None:
+            return found
+    if not parsed.bounced_recipients:
         return None
+    to_failed = Q()
+    for address in parsed.bounced_recipients:
+        to_failed |= Q(recipient__iexact=address)
     return (
-        Message.objects.filter(
-            direction=Message.Direction.OUT,
-            channel=Channel.EMAIL,
-            provider_id__in=parsed.bounced_ids,
-        )
-        .select_related("appointment__dealership", "appointment__customer")
+        ours.filter(to_failed, status__in=[Status.SENT, Status.DELIVERED])
+        .order_by("-queued_at", "-pk")
         .first()
     )
 

@@ -66,6 +66,7 @@ class ParsedEmail:
     attachments: list[Part] = field(default_factory=list)
     # A bounce: the Message-IDs of the mails it reports as not delivered, and why.
     bounced_ids: list[str] = field(default_factory=list)
+    bounced_recipients: list[str] = field(default_factory=list)
     bounce_reason: str = ""
 
     @property
@@ -204,10 +205,12 @@ def _kind(message: Message, sender: str, subject: str) -> str:
     return NORMAL
 
 
-def _bounce_details(message: Message) -> tuple[list[str], str]:
+def _bounce_details(message: Message) -> tuple[list[str], list[str], str]:
     """The Message-IDs of the returned mails (from the report's copy of their headers, or
-    the bounce's own In-Reply-To and References) and the reason the report gives."""
+    the bounce's own In-Reply-To and References), the addresses that failed and the
+    reason the report gives."""
     ids: list[str] = []
+    failed: list[str] = []
     reasons: list[str] = []
     for part in message.walk():
         content_type = part.get_content_type()
@@ -219,6 +222,8 @@ def _bounce_details(message: Message) -> tuple[list[str], str]:
                 status = _header(block, "Status")
                 diagnostic = _header(block, "Diagnostic-Code")
                 recipient = _header(block, "Final-Recipient").partition(";")[2].strip()
+                if recipient and _header(block, "Action").lower() == "failed":
+                    failed.append(recipient.strip("<>").lower())
                 if status or diagnostic:
                     reasons.append(" ".join(filter(None, [recipient, status, diagnostic])))
         elif content_type in ("message/rfc822", "text/rfc822-headers"):
@@ -234,7 +239,7 @@ def _bounce_details(message: Message) -> tuple[list[str], str]:
                 ids += MESSAGE_ID.findall(_header(original, "Message-ID"))
     ids += MESSAGE_ID.findall(_header(message, "In-Reply-To"))
     ids += MESSAGE_ID.findall(_header(message, "References"))
-    return list(dict.fromkeys(ids)), "; ".join(reasons)
+    return list(dict.fromkeys(ids)), list(dict.fromkeys(failed)), "; ".join(reasons)
 
 
 def _file_name(part: Message, index: int) -> str:
@@ -325,7 +330,9 @@ def parse(raw: bytes, *, envelope_recipients: list[str] | None = None) -> Parsed
         reply_keys=[key for key in map(key_in, recipients) if key],
     )
     if kind == BOUNCE:
-        parsed.bounced_ids, parsed.bounce_reason = _bounce_details(message)
+        parsed.bounced_ids, parsed.bounced_recipients, parsed.bounce_reason = _bounce_details(
+            message
+        )
     else:
         parsed.attachments = _attachments(message, body)
     return parsed

@@ -187,6 +187,37 @@ def test_bounce_falls_back_to_sms_when_the_customer_has_a_mobile(appointment, in
     assert (fallback.channel, fallback.status) == (Channel.SMS, Message.Status.QUEUED)
 
 
+def test_a_bounce_without_the_returned_headers_is_matched_by_the_failed_address(
+    appointment, invitation
+):
+    Message.objects.filter(pk=invitation.pk).update(recipient="Jan.Peeters@example.invalid")
+    raw = mime("bounce_dsn.eml")
+    raw = raw[
+        : raw.index(
+            b"--4Z3kB02pQ1z9sX0.1764572405/mx.pitlane.localhost\nContent-Description: Undelivered"
+        )
+    ]
+
+    message = store_inbound_email(raw)
+
+    assert message.inbound_email.bounced == invitation
+    invitation.refresh_from_db()
+    assert invitation.status == Message.Status.FAILED
+
+
+def test_a_bounce_that_matches_nothing_is_kept_and_changes_nothing(invitation):
+    raw = mime("bounce_dsn.eml").replace(b"Zb4rT0a1cQ8nY2xPq7WvFg", b"SomethingElse000000000")
+    raw = raw.replace(b"jan.peeters@example.invalid", b"nobody@example.invalid")
+    raw = raw.replace(f"reply+{KEY}".encode(), b"reply+zzzzzzzzzzzzzzzzzzzzzzzz")
+
+    message = store_inbound_email(raw)
+
+    assert message.inbound_email.kind == InboundEmail.Kind.BOUNCE
+    assert message.appointment is None
+    invitation.refresh_from_db()
+    assert invitation.status == Message.Status.SENT
+
+
 def test_unknown_sender_to_an_unknown_key_is_kept_unmatched(appointment):
     message = store_inbound_email(mime("unknown_sender_unknown_key.eml"))
 
