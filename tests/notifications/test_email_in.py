@@ -22,7 +22,7 @@ from django.urls import reverse
 from notifications.email_in import check_file, store_inbound_email
 from notifications.email_parse import AUTO_REPLY, BOUNCE, NORMAL, parse
 from notifications.models import InboundEmail, Message, MessageAttachment, ReplyAddress
-from tests.conftest import database_url_for_subprocess
+from tests.conftest import closed_port_url, database_url_for_subprocess
 from tests.factories import AppointmentFactory, CustomerFactory, DealershipFactory
 from workshop.models import AppointmentEvent, Channel, OnlineCheckIn
 
@@ -401,6 +401,23 @@ def test_an_mta_piping_the_same_mail_twice_stores_it_once(appointment):
     assert outputs[0].stdout == outputs[1].stdout == f"Stored as message {message.pk}.\n".encode()
     assert message.appointment == appointment
     assert message.body.startswith("Thursday morning is fine")
+
+
+def test_with_the_database_down_the_mta_is_told_to_try_again_later():
+    """Exit 75 (EX_TEMPFAIL): Postfix and Exim keep the mail queued and pipe it again."""
+    database = closed_port_url("postgres").removesuffix("/0") + "/pitlane"
+    run = subprocess.run(
+        [sys.executable, "manage.py", "receive_email"],
+        input=mime("plain_reply_quoted.eml"),
+        capture_output=True,
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database},
+        timeout=120,
+        check=False,
+    )
+
+    assert run.returncode == 75, run.stderr
+    assert b"Not stored now, try again later" in run.stderr
 
 
 def test_receive_email_refuses_an_empty_input(db, monkeypatch):
