@@ -354,6 +354,25 @@ EMAIL_TIMEOUT = 30
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Pitlane <noreply@pitlane.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# --- E-mail in ------------------------------------------------------------------
+# Replies come back to a plus-address of this mailbox, one secret per appointment
+# (reply+<key>@domain). Unset: "reply" at DEFAULT_FROM_EMAIL's domain.
+INBOUND_EMAIL_ADDRESS = env_str("INBOUND_EMAIL_ADDRESS") or (
+    "reply@" + DEFAULT_FROM_EMAIL.rstrip(">").rpartition("@")[2]
+)
+_inbound_local, _at, _inbound_domain = INBOUND_EMAIL_ADDRESS.partition("@")
+if not (_inbound_local and _at and _inbound_domain) or "+" in _inbound_local:
+    raise ImproperlyConfigured(
+        f"INBOUND_EMAIL_ADDRESS must be a mailbox like reply@example.com, without a '+', "
+        f"not {INBOUND_EMAIL_ADDRESS!r}."
+    )
+# django-anymail's inbound webhooks (/notifications/inbound/email/<provider>/) take posts
+# only with this basic auth ("user:password", several comma separated); unset, they are off.
+ANYMAIL = {"WEBHOOK_SECRET": env_list("ANYMAIL_WEBHOOK_SECRET", [])}
+# The largest inbound e-mail post taken (the provider's JSON or form with the whole mail,
+# attachments base64-encoded), in MB; DATA_UPLOAD_MAX_MEMORY_SIZE still holds everywhere else.
+INBOUND_EMAIL_MAX_BYTES = env_int("INBOUND_EMAIL_MAX_MB", 50, minimum=1) * 1024 * 1024
+
 # "record" keeps SMS in the database without sending (the embedded default); "twilio" sends.
 SMS_TRANSPORT = env_choice("SMS_TRANSPORT", "record", ("record", "twilio"))
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")

@@ -2,12 +2,12 @@
 
 from django import forms
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from notifications.models import Message, MessageText
+from notifications.models import InboundEmail, Message, MessageAttachment, MessageText
 from notifications.texts import PLACEHOLDERS, REQUIRED_PLACEHOLDERS, check_override
 from workshop.admin import ManagedByDealershipAdmin, managed_dealerships
 
@@ -64,9 +64,45 @@ class MessageTextAdmin(ManagedByDealershipAdmin):
         return placeholder_help()
 
 
+class ReadOnlyInline(admin.StackedInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class InboundEmailInline(ReadOnlyInline):
+    """An inbound e-mail's original: its full text, its addresses, the raw file."""
+
+    model = InboundEmail
+    fk_name = "message"
+    fields = [
+        "kind",
+        "mail_id",
+        "in_reply_to",
+        "recipients",
+        "reply_key",
+        "dealership",
+        "bounced",
+        "full_text",
+        "raw",
+    ]
+
+
+class MessageAttachmentInline(ReadOnlyInline):
+    model = MessageAttachment
+    fields = ["original_name", "state", "kind", "content_type", "size", "rejection_reason"]
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     """Read-only: the record of what went out and came in."""
+
+    inlines = [InboundEmailInline, MessageAttachmentInline]
 
     list_display = [
         "queued_at",
@@ -87,7 +123,10 @@ class MessageAdmin(admin.ModelAdmin):
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
             return queryset
-        return queryset.filter(appointment__dealership__in=managed_dealerships(request))
+        managed = managed_dealerships(request)
+        # Mail that matched no appointment, to an address of the dealership's own.
+        unmatched = Q(appointment__isnull=True, inbound_email__dealership__in=managed)
+        return queryset.filter(Q(appointment__dealership__in=managed) | unmatched)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

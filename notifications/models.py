@@ -1,5 +1,6 @@
 """Messages to and from customers, their delivery, and the texts managers override."""
 
+import base64
 import re
 import secrets
 
@@ -9,7 +10,14 @@ from django.utils import timezone
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from workshop.models import LANGUAGE_CHOICES, Appointment, Channel, Customer, Dealership
+from workshop.models import (
+    LANGUAGE_CHOICES,
+    Appointment,
+    Attachment,
+    Channel,
+    Customer,
+    Dealership,
+)
 
 
 def new_callback_key() -> str:
@@ -213,3 +221,128 @@ class MessageText(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} · {self.get_channel_display()} · {self.language}"
+
+
+def new_reply_key() -> str:
+    """120 random bits in lower-case base32: a mailbox may lower-case the address."""
+    return base64.b32encode(secrets.token_bytes(15)).decode().lower()
+
+
+class ReplyAddress(models.Model):
+    """The secret in the Reply-To of every e-mail about one appointment
+    (`notifications.reply_to`): a reply to it is this appointment's."""
+
+    appointment = models.OneToOneField(
+        Appointment,
+        on_delete=models.CASCADE,
+        related_name="reply_address",
+        verbose_name=_("appointment"),
+    )
+    key = models.CharField(_("key"), max_length=32, unique=True, default=new_reply_key)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("reply address")
+        verbose_name_plural = _("reply addresses")
+
+    def __str__(self) -> str:
+        return f"reply address {self.appointment}"
+
+
+def raw_email_path(instance: "InboundEmail", filename: str) -> str:
+    return f"inbound-email/{secrets.token_hex(16)}.eml"
+
+
+class InboundEmail(models.Model):
+    """What an inbound e-mail `Message` came with: the original as received, its full
+    text (the message's `body` is only what is new), and what kind of mail it is."""
+
+    class Kind(models.TextChoices):
+        NORMAL = "normal", pgettext_lazy("e-mail kind", "Written by a person")
+        AUTO_REPLY = "auto_reply", pgettext_lazy("e-mail kind", "Automatic reply")
+        BOUNCE = "bounce", pgettext_lazy("e-mail kind", "Not delivered (bounce)")
+
+    message = models.OneToOneField(
+        Message,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="inbound_email",
+        verbose_name=_("message"),
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    mail_id = models.CharField(_("Message-ID"), max_length=998, blank=True)
+    in_reply_to = models.CharField(_("In-Reply-To"), max_length=998, blank=True)
+    # Every address it was for (To, Cc, Delivered-To, the envelope's), one a line.
+    recipients = models.TextField(_("recipients"), blank=True)
+    # The reply key it was addressed to, also when it matched no appointment.
+    reply_key = models.CharField(_("reply key"), max_length=64, blank=True)
+    # The dealership the mail was for, as far as its addresses say (unmatched mail too).
+    dealership = models.ForeignKey(
+        Dealership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="inbound_emails",
+        verbose_name=_("dealership"),
+    )
+    full_text = models.TextField(_("full text"), blank=True)
+    raw = models.FileField(_("original"), upload_to=raw_email_path, max_length=255)
+    # A bounce: the message of ours that it reports as not delivered.
+    bounced = models.ForeignKey(
+        Message,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="bounces",
+        verbose_name=_("bounced message"),
+    )
+
+    class Meta:
+        verbose_name = _("inbound e-mail")
+        verbose_name_plural = _("inbound e-mails")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.message.subject}"
+
+    @property
+    def is_automatic(self) -> bool:
+        """An auto-reply or a bounce: never read as the customer's answer."""
+        return self.kind != self.Kind.NORMAL
+
+
+def message_attachment_path(instance: "MessageAttachment", filename: str) -> str:
+    # The sender's file name is kept in `original_name`, never in the storage key.
+    return f"messages/{instance.message_id}/{secrets.token_hex(16)}"
+
+
+class MessageAttachment(models.Model):
+    """A photo or video a customer sent with a message, or one we refused (kept with
+    the reason; the original e-mail still has its bytes)."""
+
+    class State(models.TextChoices):
+        READY = "ready", pgettext_lazy("photo or video state", "Ready")
+        REJECTED = "rejected", pgettext_lazy("photo or video state", "Rejected")
+
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.CASCADE,
+        related_name="attachments",
+        verbose_name=_("message"),
+    )
+    file = models.FileField(_("file"), upload_to=message_attachment_path, max_length=255)
+    kind = models.CharField(_("kind"), max_length=8, choices=Attachment.Kind.choices, blank=True)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices)
+    content_type = models.CharField(_("content type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
+    original_name = models.CharField(_("file name"), max_length=255)
+    # One of the REASON_* texts in portal/uploads/refusals.py, in English; translated when shown.
+    rejection_reason = models.CharField(_("why it was not accepted"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("added at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("message attachment")
+        verbose_name_plural = _("message attachments")
+
+    def __str__(self) -> str:
+        return self.original_name

@@ -26,6 +26,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
+from notifications.reply_to import reply_address
 from workshop.models import Channel
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ class EmailTransport:
             body=message.body,
             from_email=message.sender or email_sender(dealership.name),
             to=[message.recipient],
-            reply_to=[dealership.email] if dealership.email else None,
+            reply_to=[reply_address(appointment)],
             headers={"Message-ID": message_id},
         )
         if message.html_body:

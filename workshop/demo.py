@@ -420,6 +420,8 @@ class Seeder:
                     "delete_messagetext",
                     "view_messagetext",
                     "view_message",
+                    "view_inboundemail",
+                    "view_messageattachment",
                 ],
             )
         )

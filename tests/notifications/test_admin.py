@@ -72,3 +72,29 @@ def test_managers_only_see_their_dealerships_texts(manager_client):
     listing = manager_client.get(reverse("admin:notifications_messagetext_changelist"))
 
     assert list(listing.context["cl"].result_list) == [mine]
+
+
+def test_a_manager_reads_an_inbound_emails_original_and_unmatched_mail_to_their_address(
+    manager_client,
+):
+    from notifications.email_in import store_inbound_email
+    from notifications.models import Message
+    from tests.notifications.test_email_in import mime
+
+    manager_client.mine.email = "service@mine.example"
+    manager_client.mine.save()
+    raw = mime("unknown_sender_unknown_key.eml")
+    to_mine = store_inbound_email(
+        raw.replace(b"Delivered-To: reply+", b"Delivered-To: service@mine.example\nX-To: reply+")
+    )
+    to_nobody = store_inbound_email(raw.replace(b"77331@", b"77332@"))
+    changelist = reverse("admin:notifications_message_changelist")
+
+    page = manager_client.get(changelist).content.decode()
+    assert reverse("admin:notifications_message_change", args=[to_mine.pk]) in page
+    assert reverse("admin:notifications_message_change", args=[to_nobody.pk]) not in page
+    detail = manager_client.get(reverse("admin:notifications_message_change", args=[to_mine.pk]))
+    content = detail.content.decode()
+    assert "Hello, do you also do tyre storage?" in content
+    assert "&lt;20261201130500.77331@example.org&gt;" in content  # its Message-ID, kept
+    assert Message.objects.filter(direction="in").count() == 2

@@ -166,7 +166,9 @@ def test_an_email_is_branded_and_comes_from_the_dealership(settings):
 
     (email,) = mail.outbox
     assert email.from_email == "Autohuis Leiestreek <noreply@pitlane.localhost>"
-    assert email.reply_to == ["service@leiestreek.example"]
+    # Replies come back to us, to this appointment's own secret address.
+    key = appointment.reply_address.key
+    assert email.reply_to == [f"reply+{key}@pitlane.localhost"]
     assert email.to == [appointment.customer.email]
     assert email.subject.startswith("Check in online for your visit on ")
     html, mimetype = email.alternatives[0]
