@@ -325,7 +325,10 @@ CELERY_TASK_IGNORE_RESULT = True
 # sending slots, while dispatch, the sweeps and photo checks go on in the default queue.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = (Queue("celery"), Queue("send"))
-CELERY_TASK_ROUTES = {"notifications.send_message": {"queue": "send"}}
+CELERY_TASK_ROUTES = {
+    "notifications.send_message": {"queue": "send"},
+    "notifications.send_messages": {"queue": "send"},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(_celery_dir / "beat-schedule")
 CELERY_TIMEZONE = "UTC"
 # How often beat looks for invitations and reminders that are due.

@@ -87,16 +87,21 @@ def rerender(message: Message, appointment: Appointment, confirmation=None) -> N
         setattr(message, field, getattr(fresh, field))
 
 
+# Messages per send task: one task for a batch, not one per message (`send_messages`).
+SEND_BATCH = 100
+
+
 def enqueue(messages: Sequence[Message]) -> None:
-    """One send task per message, once the transaction that wrote them commits.
+    """One send task per SEND_BATCH messages, once the transaction that wrote them commits.
 
     Best effort (`config.celery.publish`): with the broker down the messages stay
     queued in the database, and the sweep queues them again."""
     ids = [message.pk for message in messages]
     if not ids:
         return
+    batches = [(ids[start : start + SEND_BATCH],) for start in range(0, len(ids), SEND_BATCH)]
 
     def queue_sends() -> None:
-        publish("notifications.send_message", ((message_id,) for message_id in ids))
+        publish("notifications.send_messages", batches)
 
     transaction.on_commit(queue_sends)
