@@ -516,6 +516,10 @@ MESSAGE_MAX_ATTEMPTS = env_int("MESSAGE_MAX_ATTEMPTS", 5, minimum=1)
 # message: recorded as sent if so, sent again (once) if not. E-mail, which cannot be
 # asked, is not sent again (it may have gone out) but marked failed for staff to see.
 MESSAGE_SENDING_TIMEOUT_MINUTES = env_int("MESSAGE_SENDING_TIMEOUT_MINUTES", 2, minimum=1)
+# A send task's outcomes are recorded this many at a time (one commit), at most; of a
+# batch whose worker died, the sweep asks the provider about this many (the rest never
+# began and are sent as if new). E-mail's outcome is always recorded at once.
+MESSAGE_RECORD_EVERY = env_int("MESSAGE_RECORD_EVERY", 50, minimum=1)
 if SMS_TRANSPORT == "twilio" and not (TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER):
     raise ImproperlyConfigured(
         "SMS_TRANSPORT=twilio needs TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER."

@@ -102,10 +102,8 @@ def _set_invitations(appointment_ids: list[int], status: str, now: datetime | No
 
 # --- Sending -------------------------------------------------------------------------
 
-# Outcomes recorded in one commit, at most. Also how many messages of a batch whose
-# worker died the sweep treats as "may have gone out" (see `release_unstarted`).
-RECORD_EVERY = 50
-# ...and at least this often, so staff and the sweep see outcomes without delay.
+# Outcomes are recorded settings.MESSAGE_RECORD_EVERY at a time (one commit), at most,
+# and at least this often, so staff and the sweep see outcomes without delay.
 RECORD_SECONDS = 0.5
 
 
@@ -132,11 +130,11 @@ def send_messages(
     One conditional UPDATE claims the batch (queued → sending, marked with this batch's
     claim): a task delivered twice, a second worker or the sweep's duplicate claims
     nothing. One query loads what was claimed. Then, in id order, each goes to its
-    transport, and the outcomes are recorded together, RECORD_EVERY or RECORD_SECONDS
-    at a time, in one transaction with the invitations' state. A message whose channel
+    transport, and the outcomes are recorded together, MESSAGE_RECORD_EVERY or
+    RECORD_SECONDS at a time, in one transaction with the invitations' state. A message whose channel
     cannot be asked afterwards (e-mail) has its outcome recorded at once, before the
     next message goes. So if the worker dies, of the batch's messages still "sending"
-    only the first RECORD_EVERY in id order (up to the first that cannot be asked) can
+    only the first MESSAGE_RECORD_EVERY in id order (up to the first that cannot be asked) can
     have reached a provider; the sweep asks about those and queues the rest again
     (`release_unstarted`). Past `deadline` (`time.monotonic()`), the messages not yet
     begun are let go (`released`), so a batch never outlives its task's time limit.
@@ -267,7 +265,7 @@ class _Batch:
         else:
             self.sent.append((message, result.provider_id))
         if (
-            len(self.sent) + len(self.again) >= RECORD_EVERY
+            len(self.sent) + len(self.again) >= settings.MESSAGE_RECORD_EVERY
             or time.monotonic() - self.since >= RECORD_SECONDS
             or not transports.can_ask(channel)
         ):
@@ -615,6 +613,7 @@ def sweep(now: datetime | None = None) -> Swept:
     """
     now = now or timezone.now()
     stuck_before = now - timedelta(minutes=settings.MESSAGE_SENDING_TIMEOUT_MINUTES)
+    lost = _lost_queued(now)
     never_tried = release_unstarted(stuck_before)
     stuck = Message.objects.filter(
         status=Status.SENDING, attempted_at__lt=stuck_before, claim__isnull=True
@@ -625,7 +624,6 @@ def sweep(now: datetime | None = None) -> Swept:
         if outcomes[-1] == Outcome.UNRESOLVED:
             break
 
-    lost = _lost_queued(now)
     compose.enqueue([Message(pk=pk) for pk in lost])
     return Swept(
         requeued=len(lost) + never_tried,
@@ -641,9 +639,9 @@ def release_unstarted(stuck_before: datetime) -> int:
     worker died (a send task is stopped well before). Returns how many were queued again.
 
     A batch hands its messages to transports one at a time in id order, and records
-    their outcomes at least every RECORD_EVERY messages and right after each message
+    their outcomes at least every MESSAGE_RECORD_EVERY messages and right after each message
     that cannot be asked about. So of the batch's messages still "sending", in id order,
-    only the first RECORD_EVERY, up to and including the first that cannot be asked,
+    only the first MESSAGE_RECORD_EVERY, up to and including the first that cannot be asked,
     may have gone out: each is left on its own for `resolve_unknown` to ask about.
     Every later one was never begun, and is queued again as never tried.
     """
@@ -658,7 +656,7 @@ def release_unstarted(stuck_before: datetime) -> int:
     for claim in claims:
         batch = Message.objects.filter(claim=claim, status=Status.SENDING)
         rows = list(batch.order_by("pk").values_list("pk", "channel"))
-        cut = min(len(rows), RECORD_EVERY)
+        cut = min(len(rows), settings.MESSAGE_RECORD_EVERY)
         for position, (_pk, channel) in enumerate(rows[:cut]):
             if not transports.can_ask(channel):
                 cut = position + 1  # whatever follows it never began
