@@ -4,6 +4,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.db import transaction
+from phonenumber_field.phonenumber import PhoneNumber
 
 from config.celery import publish
 from notifications import texts, transports
@@ -23,7 +24,7 @@ def overrides_for(dealership_ids: Iterable[int]) -> dict[OverrideKey, MessageTex
 
 def address_for(customer: Customer, channel: str) -> str:
     if channel == Channel.SMS:
-        return customer.phone.as_e164 if customer.phone else ""
+        return customer.phone.as_e164 if isinstance(customer.phone, PhoneNumber) else ""
     return customer.email
 
 
