@@ -1,13 +1,19 @@
-"""Sending one message exactly once, and what follows from the outcome.
+"""Sending each message exactly once, and what follows from the outcome.
 
-The send task calls `send_message(id)`. It claims the queued row with a conditional
-UPDATE (queued → sending) and goes on only if it changed one row, so a task delivered
-twice, a second worker, a retry racing the first attempt or a task the sweep queued
-again all find nothing to do. A message found "sending" is never sent again as it is:
-if its worker died mid-send or the provider did not answer, nobody knows whether the
-customer got it. `sweep` asks the provider (`resolve_unknown`): a message it has is
-recorded as sent, one it never got is queued again, and sent once. E-mail, which
-cannot be asked, is surfaced to staff instead.
+The send task calls `send_messages(ids)` for a batch (`send_message(id)` is a batch of
+one). It claims the queued rows with one conditional UPDATE (queued → sending, with the
+batch's claim) and sends only what it changed, so a task delivered twice, a second
+worker, a retry racing the first attempt or a task the sweep queued again all find
+nothing to do. Outcomes are recorded a few at a time, in order (see `send_messages`),
+so after a worker dies the sweep knows which of its batch may have gone out
+(`release_unstarted`). A message found "sending" is never sent again as it is: if its
+worker died mid-send or the provider did not answer, nobody knows whether the customer
+got it. `sweep` asks the provider (`resolve_unknown`): a message it has is recorded as
+sent, one it never got is queued again, and sent once. E-mail, which cannot be asked,
+is surfaced to staff instead.
+
+What a provider's statuses and error codes mean is the transport's business
+(`transports.TwilioTransport.report`, `TransportError.permanent` / `.opted_out`).
 """
 
 import contextlib
