@@ -2,7 +2,7 @@ import logging
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from celery import Celery, signals
 from django.db import InterfaceError
@@ -44,9 +44,11 @@ RETRY_ON_DATABASE_ERRORS: RetryOptions = {
 PUBLISH_ERRORS: tuple[type[BaseException], ...] = (OperationalError, RedisError, OSError)
 
 
-def publish(task_name: str, argument_lists: Iterable[Sequence[object]]) -> int:
-    """Queues the task named `task_name` once per argument list, on one broker connection;
-    returns how many were queued.
+def publish(
+    task_name: str, argument_lists: Iterable[Sequence[object]], *, countdown: float | None = None
+) -> int:
+    """Queues the task named `task_name` once per argument list, on one broker connection
+    (to run `countdown` seconds from now, if given); returns how many were queued.
 
     By name, so the modules that write the rows need not import the task modules that
     import them back.
@@ -58,16 +60,17 @@ def publish(task_name: str, argument_lists: Iterable[Sequence[object]]) -> int:
     """
     task = app.tasks[task_name]
     calls = [tuple(args) for args in argument_lists]
+    options: dict[str, Any] = {"countdown": countdown} if countdown is not None else {}
     if task.app.conf.task_always_eager:  # no broker: the task runs here and now
         for args in calls:
-            task.apply_async(args)
+            task.apply_async(args, **options)
         return len(calls)
     queued = 0
     try:
         # One connection for the whole batch, not one from the pool per task.
         with task.app.producer_or_acquire() as producer:
             for args in calls:
-                task.apply_async(args, producer=producer)
+                task.apply_async(args, producer=producer, **options)
                 queued += 1
     except PUBLISH_ERRORS as error:
         log.warning(

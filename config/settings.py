@@ -238,7 +238,10 @@ CELERY_TASK_IGNORE_RESULT = True
 # sending slots, while dispatch, the sweeps and photo checks go on in the default queue.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = (Queue("celery"), Queue("send"))
-CELERY_TASK_ROUTES = {"notifications.send_message": {"queue": "send"}}
+CELERY_TASK_ROUTES = {
+    "notifications.send_message": {"queue": "send"},
+    "notifications.send_messages": {"queue": "send"},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(_celery_dir / "beat-schedule")
 CELERY_TIMEZONE = "UTC"
 # A worker process that grew past this after a task is replaced by a fresh one, so the
@@ -402,6 +405,10 @@ MESSAGE_MAX_ATTEMPTS = env_int("MESSAGE_MAX_ATTEMPTS", 5, minimum=1)
 # message: recorded as sent if so, sent again (once) if not. E-mail, which cannot be
 # asked, is not sent again (it may have gone out) but marked failed for staff to see.
 MESSAGE_SENDING_TIMEOUT_MINUTES = env_int("MESSAGE_SENDING_TIMEOUT_MINUTES", 2, minimum=1)
+# A send task's outcomes are recorded this many at a time (one commit), at most; of a
+# batch whose worker died, the sweep asks the provider about this many (the rest never
+# began and are sent as if new). E-mail's outcome is always recorded at once.
+MESSAGE_RECORD_EVERY = env_int("MESSAGE_RECORD_EVERY", 50, minimum=1)
 
 # === Staff log-in and sessions ========================================================
 

@@ -4,6 +4,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.db import transaction
+from phonenumber_field.phonenumber import PhoneNumber
 
 from config.celery import publish
 from notifications import texts, transports
@@ -23,7 +24,7 @@ def overrides_for(dealership_ids: Iterable[int]) -> dict[OverrideKey, MessageTex
 
 def address_for(customer: Customer, channel: str) -> str:
     if channel == Channel.SMS:
-        return customer.phone.as_e164 if customer.phone else ""
+        return customer.phone.as_e164 if isinstance(customer.phone, PhoneNumber) else ""
     return customer.email
 
 
@@ -87,16 +88,21 @@ def rerender(message: Message, appointment: Appointment, confirmation=None) -> N
         setattr(message, field, getattr(fresh, field))
 
 
+# Messages per send task: one task for a batch, not one per message (`send_messages`).
+SEND_BATCH = 100
+
+
 def enqueue(messages: Sequence[Message]) -> None:
-    """One send task per message, once the transaction that wrote them commits.
+    """One send task per SEND_BATCH messages, once the transaction that wrote them commits.
 
     Best effort (`config.celery.publish`): with the broker down the messages stay
     queued in the database, and the sweep queues them again."""
     ids = [message.pk for message in messages]
     if not ids:
         return
+    batches = [(ids[start : start + SEND_BATCH],) for start in range(0, len(ids), SEND_BATCH)]
 
     def queue_sends() -> None:
-        publish("notifications.send_message", ((message_id,) for message_id in ids))
+        publish("notifications.send_messages", batches)
 
     transaction.on_commit(queue_sends)

@@ -1,36 +1,40 @@
-"""Sending one message exactly once, and what follows from the outcome.
+"""Sending each message exactly once, and what follows from the outcome.
 
-The send task calls `send_message(id)`. It claims the queued row with a conditional
-UPDATE (queued → sending) and goes on only if it changed one row, so a task delivered
-twice, a second worker, a retry racing the first attempt or a task the sweep queued
-again all find nothing to do. A message found "sending" is never sent again as it is:
-if its worker died mid-send or the provider did not answer, nobody knows whether the
-customer got it. `sweep` asks the provider (`resolve_unknown`): a message it has is
-recorded as sent, one it never got is queued again, and sent once. E-mail, which
-cannot be asked, is surfaced to staff instead.
+The send task calls `send_messages(ids)` for a batch (`send_message(id)` is a batch of
+one). It claims the queued rows with one conditional UPDATE (queued → sending, with the
+batch's claim) and sends only what it changed, so a task delivered twice, a second
+worker, a retry racing the first attempt or a task the sweep queued again all find
+nothing to do. Outcomes are recorded a few at a time, in order (see `send_messages`),
+so after a worker dies the sweep knows which of its batch may have gone out
+(`release_unstarted`). A message found "sending" is never sent again as it is: if its
+worker died mid-send or the provider did not answer, nobody knows whether the customer
+got it. `sweep` asks the provider (`resolve_unknown`): a message it has is recorded as
+sent, one it never got is queued again, and sent once. E-mail, which cannot be asked,
+is surfaced to staff instead.
+
+What a provider's statuses and error codes mean is the transport's business
+(`transports.TwilioTransport.report`, `TransportError.permanent` / `.opted_out`).
 """
 
 import contextlib
 import logging
+import time
+import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
 from notifications import compose, schedule, texts, transports
 from notifications.models import Message
-from notifications.transports import (
-    TWILIO_UNSUBSCRIBED,
-    DeliveryUnknown,
-    TransportError,
-    transport_for,
-)
+from notifications.transports import DeliveryUnknown, TransportError, transport_for
 from workshop.models import Appointment, AppointmentEvent, Channel, Customer, OnlineCheckIn
 
 log = logging.getLogger(__name__)
@@ -90,92 +94,226 @@ def retry_delay(attempts: int) -> int:
 
 
 def _set_invitation(appointment_id: int, status: str, now: datetime | None = None) -> int:
+    return _set_invitations([appointment_id], status, now)
+
+
+def _set_invitations(appointment_ids: list[int], status: str, now: datetime | None = None) -> int:
     changes: dict[str, object] = {"invitation_status": status}
     if status == Invitation.SENT and now is not None:
         changes["invited_at"] = Coalesce("invited_at", now)
     return OnlineCheckIn.objects.filter(
-        appointment_id=appointment_id, invitation_status__in=_INVITATION_FROM[status]
+        appointment_id__in=appointment_ids, invitation_status__in=_INVITATION_FROM[status]
     ).update(**changes)
 
 
-def _load(message_id: int) -> Message:
-    # The vehicle is left out: only a re-render needs it, and every join costs the
-    # planner time on each of the many sends.
-    return Message.objects.select_related(
-        "appointment__dealership", "appointment__customer", "appointment__checkin"
-    ).get(pk=message_id)
-
-
 # --- Sending -------------------------------------------------------------------------
+
+# Outcomes are recorded settings.MESSAGE_RECORD_EVERY at a time (one commit), at most,
+# and at least this often, so staff and the sweep see outcomes without delay.
+RECORD_SECONDS = 0.5
+
+
+class Sending(NamedTuple):
+    """What is left to do after a batch: ids to try again after a wait (by seconds),
+    and ids let go unsent at the batch's deadline, to be queued again now."""
+
+    retry: dict[int, list[int]]
+    released: list[int]
 
 
 def send_message(message_id: int, now: datetime | None = None) -> int | None:
     """Sends a queued message once. Returns seconds to wait before trying again after
     a passing failure, else None (sent, failed for good, not ours, or not needed)."""
+    retry = send_messages([message_id], now).retry
+    return next((wait for wait, ids in retry.items() if message_id in ids), None)
+
+
+def send_messages(
+    message_ids: Sequence[int], now: datetime | None = None, *, deadline: float | None = None
+) -> Sending:
+    """Sends the queued messages among `message_ids`, each at most once.
+
+    One conditional UPDATE claims the batch (queued → sending, marked with this batch's
+    claim): a task delivered twice, a second worker or the sweep's duplicate claims
+    nothing. One query loads what was claimed. Then, in id order, each goes to its
+    transport, and the outcomes are recorded together, MESSAGE_RECORD_EVERY or
+    RECORD_SECONDS at a time, in one transaction with the invitations' state. A message whose channel
+    cannot be asked afterwards (e-mail) has its outcome recorded at once, before the
+    next message goes. So if the worker dies, of the batch's messages still "sending"
+    only the first MESSAGE_RECORD_EVERY in id order (up to the first that cannot be asked) can
+    have reached a provider; the sweep asks about those and queues the rest again
+    (`release_unstarted`). Past `deadline` (`time.monotonic()`), the messages not yet
+    begun are let go (`released`), so a batch never outlives its task's time limit.
+    """
     now = now or timezone.now()
+    claim = uuid.uuid4()
     claimed = Message.objects.filter(
-        pk=message_id, direction=Message.Direction.OUT, status=Status.QUEUED
-    ).update(status=Status.SENDING, attempts=F("attempts") + 1, attempted_at=now)
-    if claimed != 1:
-        return None
+        pk__in=list(message_ids), direction=Message.Direction.OUT, status=Status.QUEUED
+    ).update(status=Status.SENDING, attempts=F("attempts") + 1, attempted_at=now, claim=claim)
+    if not claimed:
+        return Sending({}, [])
     try:
-        message = _load(message_id)
-        appointment = message.appointment
-        assert appointment is not None
-
-        reason = _reason_not_to_send(message, appointment, now)
-        if reason:
-            _cancel(message, reason)
-            return None
-        if not message.keeps_its_recipient and not appointment.customer.can_receive(
-            message.channel
-        ):
-            why = (
-                OPTED_OUT
-                if message.channel == Channel.SMS and appointment.customer.phone
-                else NO_ADDRESS[message.channel]
+        messages = list(
+            Message.objects.select_related(
+                "appointment__dealership", "appointment__customer", "appointment__checkin"
             )
-            fail(message, why, from_statuses=[Status.SENDING], now=now)
-            return None
-        if not message.keeps_its_recipient and (
-            appointment.updated_at > message.queued_at
-            or message.recipient != compose.address_for(appointment.customer, message.channel)
-        ):
-            # Moved, or the customer changed their address, since the text was written.
-            confirmation = None
-            if message.purpose == Purpose.CONFIRMATION:
-                confirmation = texts.confirmation_for(appointment.checkin, message.language)
-            compose.rerender(message, appointment, confirmation)
-            message.save(update_fields=["language", "recipient", "subject", "body", "html_body"])
-    except DatabaseError:
-        # Nothing has gone out: let go of the claim, so the task's retry can take it.
-        with contextlib.suppress(DatabaseError):
-            Message.objects.filter(pk=message_id, status=Status.SENDING, attempted_at=now).update(
-                status=Status.QUEUED, attempts=F("attempts") - 1
-            )
-        raise
-
-    try:
-        result = transport_for(message.channel).send(message)
-    except DeliveryUnknown as error:
-        Message.objects.filter(pk=message.pk).update(error=f"{INTERRUPTED}? {error}")
-        log.warning("Message %s: delivery unknown, left to the sweep to ask: %s", message.pk, error)
-        return None
-    except TransportError as error:
-        return _after_failure(message, error, now)
-
-    with transaction.atomic():
-        done = Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
-            status=Status.SENT, sent_at=now, provider_id=result.provider_id, error=""
+            .filter(claim=claim, pk__in=list(message_ids))
+            .order_by("pk")
         )
-        if not done:
-            # A status callback got here first and already moved the message on.
+    except DatabaseError:
+        _let_go(claim)  # nothing has gone out: the task's retry can take them
+        raise
+    batch = _Batch(now)
+    try:
+        for position, message in enumerate(messages):
+            if deadline is not None and time.monotonic() > deadline:
+                batch.record()
+                return Sending(batch.retry, _let_go(claim, [m.pk for m in messages[position:]]))
+            try:
+                ready = _ready_to_send(message, now)
+            except DatabaseError:
+                batch.record()
+                _let_go(claim, [m.pk for m in messages[position:]])
+                raise
+            if ready:
+                batch.send(message)
+    finally:
+        batch.record()
+    return Sending(batch.retry, [])
+
+
+def _let_go(claim: uuid.UUID, ids: list[int] | None = None) -> list[int]:
+    """Gives claimed messages that were never handed to a transport back to the queue,
+    as if never tried; returns their ids."""
+    mine = Message.objects.filter(claim=claim, status=Status.SENDING)
+    if ids is not None:
+        mine = mine.filter(pk__in=ids)
+    with contextlib.suppress(DatabaseError):
+        ids = list(mine.values_list("pk", flat=True))
+        mine.filter(pk__in=ids).update(status=Status.QUEUED, attempts=F("attempts") - 1, claim=None)
+        return ids
+    return []
+
+
+def _ready_to_send(message: Message, now: datetime) -> bool:
+    """Checks a claimed message still has to go, as written; records why not if not."""
+    appointment = message.appointment
+    assert appointment is not None
+    reason = _reason_not_to_send(message, appointment, now)
+    if reason:
+        _cancel(message, reason)
+        return False
+    if not message.keeps_its_recipient and not appointment.customer.can_receive(message.channel):
+        why = (
+            OPTED_OUT
+            if message.channel == Channel.SMS and appointment.customer.phone
+            else NO_ADDRESS[message.channel]
+        )
+        fail(message, why, from_statuses=[Status.SENDING], now=now)
+        return False
+    if not message.keeps_its_recipient and (
+        appointment.updated_at > message.queued_at
+        or message.recipient != compose.address_for(appointment.customer, message.channel)
+    ):
+        # Moved, or the customer changed their address, since the text was written.
+        confirmation = None
+        if message.purpose == Purpose.CONFIRMATION:
+            confirmation = texts.confirmation_for(appointment.checkin, message.language)
+        compose.rerender(message, appointment, confirmation)
+        message.save(update_fields=["language", "recipient", "subject", "body", "html_body"])
+    return True
+
+
+class _Batch:
+    """The outcomes of a batch's sends, recorded a few at a time (`record`)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.sent: list[tuple[Message, str]] = []  # with the provider's id
+        self.again: list[tuple[Message, str]] = []  # with why
+        self.retry: dict[int, list[int]] = {}
+        self.since = time.monotonic()
+        self.transports: dict[str, transports.Transport] = {}
+
+    def send(self, message: Message) -> None:
+        channel = message.channel
+        if channel not in self.transports:
+            self.transports[channel] = transport_for(channel)
+        try:
+            result = self.transports[channel].send(message)
+        except DeliveryUnknown as error:
+            # On its own now: the sweep asks the provider about it (`resolve_unknown`).
             Message.objects.filter(pk=message.pk).update(
-                provider_id=result.provider_id, sent_at=Coalesce("sent_at", now)
+                error=f"{INTERRUPTED}? {error}", claim=None
             )
-        if message.purpose == Purpose.INVITATION:
-            _set_invitation(appointment.pk, Invitation.SENT, now)
-    return None
+            log.warning(
+                "Message %s: delivery unknown, left to the sweep to ask: %s", message.pk, error
+            )
+            return
+        except TransportError as error:
+            attempts = message.attempts  # loaded after the claim counted this attempt
+            if not error.permanent and attempts < settings.MESSAGE_MAX_ATTEMPTS:
+                self.again.append((message, f"Attempt {attempts}: {error}"))
+                self.retry.setdefault(retry_delay(attempts), []).append(message.pk)
+            else:
+                reason = (
+                    str(error) if error.permanent else f"Gave up after {attempts} attempts: {error}"
+                )
+                self.record()
+                fail(
+                    message,
+                    reason,
+                    from_statuses=[Status.SENDING],
+                    now=self.now,
+                    opted_out=error.opted_out,
+                )
+                return
+        else:
+            self.sent.append((message, result.provider_id))
+        if (
+            len(self.sent) + len(self.again) >= settings.MESSAGE_RECORD_EVERY
+            or time.monotonic() - self.since >= RECORD_SECONDS
+            or not transports.can_ask(channel)
+        ):
+            self.record()
+
+    def record(self) -> None:
+        """One transaction: the sent messages and their invitations, the ones to try again."""
+        sent, again = self.sent, self.again
+        self.since = time.monotonic()
+        if not (sent or again):
+            return
+        now = self.now
+        with transaction.atomic():
+            if sent:
+                ids = [message.pk for message, _ in sent]
+                provider_id = _by_pk({message.pk: sid for message, sid in sent if sid})
+                done = Message.objects.filter(pk__in=ids, status=Status.SENDING).update(
+                    status=Status.SENT, sent_at=now, provider_id=provider_id, error="", claim=None
+                )
+                if done < len(ids):
+                    # A status callback got to some first and already moved them on.
+                    Message.objects.filter(pk__in=ids, provider_id="").update(
+                        provider_id=provider_id, sent_at=Coalesce("sent_at", now), claim=None
+                    )
+                invited = [
+                    m.appointment_id
+                    for m, _ in sent
+                    if m.purpose == Purpose.INVITATION and m.appointment_id is not None
+                ]
+                if invited:
+                    _set_invitations(invited, Invitation.SENT, now)
+            for message, why in again:
+                Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
+                    status=Status.QUEUED, error=why, claim=None
+                )
+        self.sent, self.again = [], []
+
+
+def _by_pk(values: dict[int, str]) -> Value | Case:
+    if not values:
+        return Value("")
+    return Case(*(When(pk=pk, then=Value(v)) for pk, v in values.items()), default=Value(""))
 
 
 def _reason_not_to_send(message: Message, appointment: Appointment, now: datetime) -> str:
@@ -198,7 +336,7 @@ def _reason_not_to_send(message: Message, appointment: Appointment, now: datetim
 def _cancel(message: Message, reason: str) -> None:
     with transaction.atomic():
         Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
-            status=Status.CANCELLED, error=reason
+            status=Status.CANCELLED, error=reason, claim=None
         )
         if message.purpose == Purpose.INVITATION:
             # Back to the dispatcher, which sends it if and when it falls due again.
@@ -206,24 +344,6 @@ def _cancel(message: Message, reason: str) -> None:
                 appointment_id=message.appointment_id,  # type: ignore[misc]
                 invitation_status=Invitation.QUEUED,
             ).update(invitation_status=Invitation.NOT_DUE, invitation_claim=None)
-
-
-def _after_failure(message: Message, error: TransportError, now: datetime) -> int | None:
-    attempts = message.attempts  # loaded after the claim counted this attempt
-    if not error.permanent and attempts < settings.MESSAGE_MAX_ATTEMPTS:
-        Message.objects.filter(pk=message.pk, status=Status.SENDING).update(
-            status=Status.QUEUED, error=f"Attempt {attempts}: {error}"
-        )
-        return retry_delay(attempts)
-    reason = str(error) if error.permanent else f"Gave up after {attempts} attempts: {error}"
-    fail(
-        message,
-        reason,
-        from_statuses=[Status.SENDING],
-        now=now,
-        opted_out=error.code == TWILIO_UNSUBSCRIBED,
-    )
-    return None
 
 
 # --- Failure, fallback, not reachable ---------------------------------------------------
@@ -318,47 +438,33 @@ def _follow_up(
 
 # --- Provider callbacks ------------------------------------------------------------------
 
-# Twilio's message statuses and ours.
-_TWILIO_STATUS = {
-    "accepted": Status.SENT,
-    "scheduled": Status.SENT,
-    "queued": Status.SENT,
-    "sending": Status.SENT,
-    "sent": Status.SENT,
-    "delivered": Status.DELIVERED,
-    "read": Status.DELIVERED,
-    "undelivered": Status.FAILED,
-    "failed": Status.FAILED,
-    "canceled": Status.FAILED,
-}
-
 
 def record_status(
     message: Message, provider_status: str, *, error_code: str = "", provider_id: str = ""
 ) -> None:
-    """Applies a provider's status report. Reports can arrive late, twice or out of
+    """Applies a provider's status report, in the provider's words: its transport says
+    what they mean (`transports.report_for`). Reports can arrive late, twice or out of
     order: a message only moves forward (sending → sent → delivered or failed)."""
     now = timezone.now()
-    status = _TWILIO_STATUS.get(provider_status.lower())
-    if status is None or message.direction != Message.Direction.OUT:
+    report = transports.report_for(message.channel, provider_status, error_code)
+    if report is None or message.direction != Message.Direction.OUT:
         return
     # Ours was a guess ("interrupted"); the provider's word replaces it.
     guessed = Q(status=Status.FAILED, error__startswith=INTERRUPTED)
     id_changes = {"provider_id": provider_id} if provider_id and not message.provider_id else {}
-    if status == Status.FAILED:
-        reason = f"Twilio: {provider_status}" + (f", error {error_code}" if error_code else "")
+    if report.outcome == transports.Outcome.FAILED:
         fail(
             message,
-            reason,
+            report.reason,
             from_statuses=[Status.SENDING, Status.SENT],
             now=now,
-            opted_out=error_code == TWILIO_UNSUBSCRIBED,
+            opted_out=report.opted_out,
         )
         if id_changes:
             Message.objects.filter(pk=message.pk).update(**id_changes)
         return
     with transaction.atomic():
-        if status == Status.DELIVERED:
+        if report.outcome == transports.Outcome.DELIVERED:
             changed = Message.objects.filter(
                 Q(status__in=[Status.SENDING, Status.SENT]) | guessed, pk=message.pk
             ).update(
@@ -366,13 +472,14 @@ def record_status(
                 delivered_at=now,
                 sent_at=Coalesce("sent_at", now),
                 error="",
+                claim=None,
                 **id_changes,
             )
             new_invitation = Invitation.DELIVERED
         else:
             changed = Message.objects.filter(
                 Q(status=Status.SENDING) | guessed, pk=message.pk
-            ).update(status=Status.SENT, sent_at=now, error="", **id_changes)
+            ).update(status=Status.SENT, sent_at=now, error="", claim=None, **id_changes)
             new_invitation = Invitation.SENT
         if changed and message.purpose == Purpose.INVITATION:
             _set_invitation(message.appointment_id, new_invitation, now)  # type: ignore[arg-type]
@@ -504,28 +611,73 @@ def sweep(now: datetime | None = None) -> Swept:
     - "sending" for longer than MESSAGE_SENDING_TIMEOUT_MINUTES: the worker died or the
       provider never answered. `resolve_unknown` asks the provider, a few at a time, and
       stops asking for this run at the first question it cannot answer.
+    - Of a batch whose worker died (`send_messages`), those that cannot have reached
+      a provider are queued again (`release_unstarted`); the others wait to be asked.
     - "queued" for REQUEUE_AFTER_SECONDS past when its task should have run (at once, or
       after its retry's backoff): the task was lost (the broker was down when it was
       queued, or dropped it). Queued again; a task too many finds nothing to claim.
     """
     now = now or timezone.now()
     stuck_before = now - timedelta(minutes=settings.MESSAGE_SENDING_TIMEOUT_MINUTES)
-    stuck = Message.objects.filter(status=Status.SENDING, attempted_at__lt=stuck_before)
+    lost = _lost_queued(now)
+    never_tried = release_unstarted(stuck_before)
+    stuck = Message.objects.filter(
+        status=Status.SENDING, attempted_at__lt=stuck_before, claim__isnull=True
+    )
     outcomes: list[Outcome] = []
     for message in stuck.order_by("attempted_at")[:RESOLVE_BATCH]:
         outcomes.append(resolve_unknown(message, now))
         if outcomes[-1] == Outcome.UNRESOLVED:
             break
 
-    lost = _lost_queued(now)
     compose.enqueue([Message(pk=pk) for pk in lost])
     return Swept(
-        requeued=len(lost),
+        requeued=len(lost) + never_tried,
         found=outcomes.count(Outcome.FOUND),
         resent=outcomes.count(Outcome.RESENT),
         failed=outcomes.count(Outcome.FAILED),
         unresolved=outcomes.count(Outcome.UNRESOLVED),
     )
+
+
+def release_unstarted(stuck_before: datetime) -> int:
+    """Settles the batches claimed before `stuck_before` and still "sending": their
+    worker died (a send task is stopped well before). Returns how many were queued again.
+
+    A batch hands its messages to transports one at a time in id order, and records
+    their outcomes at least every MESSAGE_RECORD_EVERY messages and right after each message
+    that cannot be asked about. So of the batch's messages still "sending", in id order,
+    only the first MESSAGE_RECORD_EVERY, up to and including the first that cannot be asked,
+    may have gone out: each is left on its own for `resolve_unknown` to ask about.
+    Every later one was never begun, and is queued again as never tried.
+    """
+    claims = list(
+        Message.objects.filter(
+            status=Status.SENDING, attempted_at__lt=stuck_before, claim__isnull=False
+        )
+        .values_list("claim", flat=True)
+        .distinct()[:RESOLVE_BATCH]
+    )
+    released: list[int] = []
+    for claim in claims:
+        batch = Message.objects.filter(claim=claim, status=Status.SENDING)
+        rows = list(batch.order_by("pk").values_list("pk", "channel"))
+        cut = min(len(rows), settings.MESSAGE_RECORD_EVERY)
+        for position, (_pk, channel) in enumerate(rows[:cut]):
+            if not transports.can_ask(channel):
+                cut = position + 1  # whatever follows it never began
+                break
+        maybe, never = [pk for pk, _ in rows[:cut]], [pk for pk, _ in rows[cut:]]
+        with transaction.atomic():
+            batch.filter(pk__in=maybe).update(claim=None)
+            batch.filter(pk__in=never).update(
+                status=Status.QUEUED, attempts=F("attempts") - 1, claim=None
+            )
+        released += never
+    if released:
+        log.warning("Requeued %d messages of send batches whose worker died", len(released))
+        compose.enqueue([Message(pk=pk) for pk in released])
+    return len(released)
 
 
 def _lost_queued(now: datetime) -> list[int]:

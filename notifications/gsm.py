@@ -49,8 +49,11 @@ _REPLACEMENTS = {
 }
 
 
+GSM7 = BASIC | EXTENSION
+
+
 def is_gsm7(text: str) -> bool:
-    return all(char in BASIC or char in EXTENSION for char in text)
+    return GSM7.issuperset(text)
 
 
 def septets(text: str) -> int:
@@ -71,10 +74,12 @@ def segments(text: str) -> int:
 def to_gsm7(text: str) -> str:
     """The text in GSM-7: curly quotes and odd spaces made plain, accents GSM-7 lacks
     dropped (ê → e, Š → S), anything else that has no stand-in replaced by "?"."""
+    if GSM7.issuperset(text):
+        return text  # most texts: nothing to change
     out = []
     for char in text:
         char = _REPLACEMENTS.get(char, char)
-        if all(c in BASIC or c in EXTENSION for c in char):
+        if GSM7.issuperset(char):
             out.append(char)
             continue
         base = unicodedata.normalize("NFKD", char)

@@ -64,13 +64,19 @@ def _with_related(queryset):
     )
 
 
-def _claimed_appointments(ids: list[int], claim: uuid.UUID) -> list[Appointment]:
+def _claimed_appointments(
+    ids: list[int], claim: uuid.UUID, dealerships: dict[int, Dealership]
+) -> list[Appointment]:
     """The check-ins among `ids` that this run's claim got (by primary key: the claim
-    column has no index of its own)."""
+    column has no index of its own), with the `dealerships` the run already has: one
+    object each, not one per row."""
     appointments = []
-    claimed = OnlineCheckIn.objects.filter(pk__in=ids, invitation_claim=claim)
-    for checkin in _with_related(claimed):
+    claimed = OnlineCheckIn.objects.filter(pk__in=ids, invitation_claim=claim).select_related(
+        "appointment__customer", "appointment__vehicle"
+    )
+    for checkin in claimed:
         appointment = checkin.appointment
+        appointment.dealership = dealerships[appointment.dealership_id]
         appointment.checkin = checkin  # the link is on the check-in: no query per message
         appointments.append(appointment)
     return appointments
@@ -103,6 +109,7 @@ def dispatch_due_invitations(now: datetime | None = None) -> list[Message]:
 
     return _claim_in_batches(
         due,
+        dealerships,
         still_due=Q(invitation_status=Invitation.NOT_DUE),
         claim={"invitation_status": Invitation.QUEUED},
         write=lambda appointments: _write_invitations(appointments, now, overrides),
@@ -111,6 +118,7 @@ def dispatch_due_invitations(now: datetime | None = None) -> list[Message]:
 
 def _claim_in_batches(
     due: QuerySet[OnlineCheckIn],
+    dealerships: list[Dealership],
     *,
     still_due: Q,
     claim: dict[str, object],
@@ -124,6 +132,7 @@ def _claim_in_batches(
     A fixed number of queries per batch, whatever the batch holds.
     """
     queued: list[Message] = []
+    by_id = {dealership.pk: dealership for dealership in dealerships}
     while True:
         with transaction.atomic():
             ids = list(due.values_list("pk", flat=True)[:BATCH_SIZE])
@@ -134,7 +143,7 @@ def _claim_in_batches(
                 invitation_claim=token, **claim
             )
             if claimed:
-                queued += write(_claimed_appointments(ids, token))
+                queued += write(_claimed_appointments(ids, token, by_id))
         if len(ids) < BATCH_SIZE:
             return queued
 
@@ -200,6 +209,7 @@ def dispatch_due_reminders(now: datetime | None = None) -> list[Message]:
 
     return _claim_in_batches(
         due,
+        dealerships,
         still_due=Q(reminded_at__isnull=True),
         claim={"reminded_at": now},
         write=lambda appointments: _write_reminders(appointments, now, overrides),

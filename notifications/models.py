@@ -100,6 +100,9 @@ class Message(models.Model):
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     provider_id = models.CharField(_("provider id"), max_length=64, blank=True)
     error = models.TextField(_("error"), blank=True)
+    # The send batch that claimed it, while "sending" (`delivery.send_messages`): the
+    # sweep tells a batch's message that may have gone out from those never tried.
+    claim = models.UUIDField(null=True, blank=True, editable=False)
     # The status-callback URL carries this random key instead of our primary key.
     callback_key = models.CharField(max_length=32, unique=True, default=new_callback_key)
     # The message this one replaces after a permanent failure on the other channel.

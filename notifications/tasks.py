@@ -4,28 +4,50 @@ Sending runs on its own queue ("send", see CELERY_TASK_ROUTES) and worker, so a 
 that hangs cannot hold up dispatch, the sweeps and photo checks on the default queue.
 """
 
+import time
+
 from celery import shared_task
 from django.conf import settings
 
-from config.celery import RETRY_ON_DATABASE_ERRORS
+from config.celery import RETRY_ON_DATABASE_ERRORS, publish
 from notifications import delivery, invitations
+
+# Stopped (prefork pool) well before the sweep takes a message still "sending" for one
+# whose worker died, so the two never overlap.
+SEND_TIME_LIMIT = settings.MESSAGE_SENDING_TIMEOUT_MINUTES * 30
 
 
 @shared_task(
     bind=True,
     name="notifications.send_message",
     ignore_result=True,
-    # Stopped (prefork pool) well before the sweep takes a message still "sending" for
-    # one whose worker died, so the two never overlap.
-    time_limit=settings.MESSAGE_SENDING_TIMEOUT_MINUTES * 30,
+    time_limit=SEND_TIME_LIMIT,
     **RETRY_ON_DATABASE_ERRORS,
 )
 def send_message(self, message_id: int) -> None:
+    """One message (a staff resend, a task queued before batches)."""
     retry_in = delivery.send_message(message_id)
     if retry_in is not None:
         # The attempt limit lives on the message row, not in Celery's retry counter,
         # which a redelivered task would start again from zero.
         raise self.retry(countdown=retry_in, max_retries=None)
+
+
+@shared_task(
+    name="notifications.send_messages",
+    ignore_result=True,
+    time_limit=SEND_TIME_LIMIT,
+    **RETRY_ON_DATABASE_ERRORS,
+)
+def send_messages(message_ids: list[int]) -> None:
+    """A batch of messages (`compose.enqueue`). It begins no new send after half its
+    time limit: the rest are queued again at once, as another task."""
+    outcome = delivery.send_messages(message_ids, deadline=time.monotonic() + SEND_TIME_LIMIT / 2)
+    if outcome.released:
+        publish("notifications.send_messages", [(outcome.released,)])
+    for wait, ids in outcome.retry.items():
+        # The attempt limit lives on the message rows, not in Celery's retry counter.
+        publish("notifications.send_messages", [(ids,)], countdown=wait)
 
 
 @shared_task(name="notifications.dispatch", ignore_result=True, **RETRY_ON_DATABASE_ERRORS)

@@ -19,6 +19,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from phonenumber_field.phonenumber import PhoneNumber
 
 from notifications import gsm
 from notifications.models import PLACEHOLDER, MessageText, Purpose
@@ -166,7 +167,9 @@ def values_for(
         "first_name": customer.first_name,
         "customer_name": customer.full_name,
         "dealership": dealership.name,
-        "dealership_phone": dealership.phone.as_international if dealership.phone else "",
+        "dealership_phone": dealership.phone.as_international
+        if isinstance(dealership.phone, PhoneNumber)
+        else "",
         "address": dealership.address,
         "date": short_date(appointment, language)
         if channel == Channel.SMS

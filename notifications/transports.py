@@ -17,10 +17,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import formataddr, parseaddr, parsedate_to_datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from anymail.exceptions import AnymailError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
@@ -34,10 +36,16 @@ if TYPE_CHECKING:
 
 
 class TransportError(Exception):
-    def __init__(self, reason: str, *, permanent: bool = False, code: str = "") -> None:
+    """`permanent`: no retry fixes it. `opted_out`: the recipient told the provider to
+    stop (an SMS "STOP"); delivery stops texting every customer with that number."""
+
+    def __init__(
+        self, reason: str, *, permanent: bool = False, code: str = "", opted_out: bool = False
+    ) -> None:
         super().__init__(reason)
-        self.permanent = permanent
+        self.permanent = permanent or opted_out
         self.code = code
+        self.opted_out = opted_out
 
 
 class DeliveryUnknown(TransportError):
@@ -47,6 +55,23 @@ class DeliveryUnknown(TransportError):
 @dataclass(frozen=True)
 class Sent:
     provider_id: str = ""
+
+
+class Outcome(StrEnum):
+    """What a provider's status report means, in delivery's words."""
+
+    SENT = "sent"  # the provider has it and is on its way to, or at, the handset
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Report:
+    """A provider's status report translated by its transport (`report`)."""
+
+    outcome: Outcome
+    reason: str = ""  # why it failed, in the provider's words and codes
+    opted_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,12 +128,12 @@ class EmailTransport:
             ) from None
         except (smtplib.SMTPException, OSError) as error:
             raise TransportError(f"E-mail server unavailable: {error}") from None
-        except Exception as error:
-            if type(error).__name__ == "AnymailRecipientsRefused":
-                raise TransportError(f"Address refused: {error}", permanent=True) from None
-            if type(error).__name__.startswith("Anymail"):
-                raise TransportError(f"E-mail provider error: {error}") from None
-            raise
+        except AnymailRecipientsRefused as error:
+            raise TransportError(f"Address refused: {error}", permanent=True) from None
+        except AnymailError as error:
+            # The provider's API refused or failed the request: worth trying again
+            # (a refused address, the one final answer, is caught above).
+            raise TransportError(f"E-mail provider error: {error}") from None
         return Sent(provider_id=message_id)
 
 
@@ -121,9 +146,13 @@ class RecordingSmsTransport:
     def send(self, message: "Message") -> Sent:
         return Sent()
 
+    def find(self, message: "Message") -> list[Found]:
+        """Nothing left the machine: a send with no outcome recorded may be done again."""
+        return []
+
 
 # Twilio error codes that no retry fixes (https://www.twilio.com/docs/api/errors).
-TWILIO_PERMANENT_CODES = {
+PERMANENT_CODES = {
     21211,  # invalid 'To' phone number
     21214,  # 'To' phone number cannot be reached
     21217,  # phone number does not appear to be valid
@@ -140,7 +169,20 @@ TWILIO_PERMANENT_CODES = {
     30007,  # carrier filtering
     30008,  # unknown error from the carrier
 }
-TWILIO_UNSUBSCRIBED = "21610"
+UNSUBSCRIBED = "21610"
+# Twilio's message statuses (https://www.twilio.com/docs/messaging/api/message-resource).
+STATUSES = {
+    "accepted": Outcome.SENT,
+    "scheduled": Outcome.SENT,
+    "queued": Outcome.SENT,
+    "sending": Outcome.SENT,
+    "sent": Outcome.SENT,
+    "delivered": Outcome.DELIVERED,
+    "read": Outcome.DELIVERED,
+    "undelivered": Outcome.FAILED,
+    "failed": Outcome.FAILED,
+    "canceled": Outcome.FAILED,
+}
 
 
 def twilio_status_callback_url(message: "Message") -> str:
@@ -224,8 +266,20 @@ class TwilioTransport:
         if body.get("message"):
             reason += f": {body['message']}"
         retry = response.status_code >= 500 or response.status_code in (401, 403, 408, 429)
-        permanent = (code.isdigit() and int(code) in TWILIO_PERMANENT_CODES) or not retry
-        raise TransportError(reason, permanent=permanent, code=code)
+        permanent = (code.isdigit() and int(code) in PERMANENT_CODES) or not retry
+        raise TransportError(reason, permanent=permanent, code=code, opted_out=code == UNSUBSCRIBED)
+
+    @staticmethod
+    def report(provider_status: str, error_code: str = "") -> Report | None:
+        """A status Twilio reported (status callback, or a lookup) in delivery's words;
+        None for a status we do not know, which is ignored."""
+        outcome = STATUSES.get(provider_status.lower())
+        if outcome is None:
+            return None
+        if outcome != Outcome.FAILED:
+            return Report(outcome)
+        reason = f"Twilio: {provider_status}" + (f", error {error_code}" if error_code else "")
+        return Report(outcome, reason, opted_out=error_code == UNSUBSCRIBED)
 
     def find(self, message: "Message") -> list[Found]:
         """The messages Twilio has that may be this one, whose send got no answer: by its
@@ -298,9 +352,24 @@ def transport_for(channel: str) -> Transport:
 
 def finder_for(channel: str) -> Finder | None:
     """The transport that can say whether a message went out, if the channel has one.
-    E-mail cannot: an SMTP server keeps no record we can ask for."""
-    if channel == Channel.SMS and settings.SMS_TRANSPORT == "twilio":
-        return TwilioTransport()
+    E-mail cannot: an SMTP server keeps no record we can ask for. The recording SMS
+    transport can: nothing ever left."""
+    if channel == Channel.SMS:
+        return TwilioTransport() if settings.SMS_TRANSPORT == "twilio" else RecordingSmsTransport()
+    return None
+
+
+def can_ask(channel: str) -> bool:
+    """Whether, after a send with no answer, the channel's transport can be asked if it
+    has the message (`finder_for`)."""
+    return finder_for(channel) is not None
+
+
+def report_for(channel: str, provider_status: str, error_code: str = "") -> Report | None:
+    """A provider's status report for a message on `channel`, in delivery's words; None
+    for one we cannot read. SMS statuses come from Twilio's status callback or lookup."""
+    if channel == Channel.SMS:
+        return TwilioTransport.report(provider_status, error_code)
     return None
 
 

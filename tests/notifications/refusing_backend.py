@@ -14,3 +14,21 @@ class RefusingBackend(BaseEmailBackend):
 class BusyBackend(BaseEmailBackend):
     def send_messages(self, email_messages):
         raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+
+
+class AnymailRefusingBackend(BaseEmailBackend):
+    """A django-anymail provider that rejects every recipient (hard bounce, spam list)."""
+
+    def send_messages(self, email_messages):
+        from anymail.exceptions import AnymailRecipientsRefused
+
+        raise AnymailRecipientsRefused("All message recipients were rejected")
+
+
+class AnymailDownBackend(BaseEmailBackend):
+    """A django-anymail provider whose API answers with a server error."""
+
+    def send_messages(self, email_messages):
+        from anymail.exceptions import AnymailAPIError
+
+        raise AnymailAPIError("Provider API returned 503 Service Unavailable")

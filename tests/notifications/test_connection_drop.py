@@ -11,7 +11,7 @@ from django.urls import reverse
 from config.celery import DATABASE_ERRORS
 from notifications import invitations
 from notifications.models import Message
-from notifications.tasks import dispatch, send_message
+from notifications.tasks import dispatch, send_message, send_messages
 from portal.tasks import process_attachment
 from tests.conftest import wait_until
 from tests.factories import AppointmentFactory
@@ -76,6 +76,6 @@ def test_the_first_send_after_the_database_dropped_its_connections_succeeds(
 
 
 def test_tasks_are_tried_again_when_the_database_fails_them():
-    for task in (send_message, dispatch, process_attachment):
+    for task in (send_message, send_messages, dispatch, process_attachment):
         assert set(DATABASE_ERRORS) <= set(task.autoretry_for), task.name
         assert task.retry_backoff, task.name

@@ -335,11 +335,12 @@ def test_an_email_stuck_sending_is_surfaced_not_resent(due_appointment, settings
 
 
 @pytest.mark.django_db
-def test_a_late_delivery_report_overrules_the_sweeps_guess(due_appointment, settings):
-    settings.SMS_TRANSPORT = "record"  # no provider to ask: the sweep can only guess
+def test_a_late_delivery_report_overrules_the_sweeps_guess(due_appointment, twilio, settings):
     message = dispatched(due_appointment)
+    # Twilio cannot be asked, for longer than the sweep asks: it can only guess.
+    settings.TWILIO_API_URL = "http://127.0.0.1:9"
     Message.objects.filter(pk=message.pk).update(
-        status=Status.SENDING, attempted_at=timezone.now() - timedelta(hours=1)
+        status=Status.SENDING, attempted_at=timezone.now() - timedelta(hours=2)
     )
     assert delivery.sweep().failed == 1
     message.refresh_from_db()
@@ -347,6 +348,23 @@ def test_a_late_delivery_report_overrules_the_sweeps_guess(due_appointment, sett
     message.refresh_from_db()
     assert message.status == Status.DELIVERED
     assert message.provider_id == "SM" + "c" * 32
+
+
+@pytest.mark.django_db
+def test_a_recorded_sms_with_no_outcome_is_sent_again_as_nothing_left_the_machine(
+    due_appointment, settings, eager_tasks, django_capture_on_commit_callbacks
+):
+    settings.SMS_TRANSPORT = "record"
+    message = dispatched(due_appointment)
+    Message.objects.filter(pk=message.pk).update(
+        status=Status.SENDING, attempts=1, attempted_at=timezone.now() - timedelta(hours=1)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert delivery.sweep().resent == 1
+
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (Status.SENT, 2)
 
 
 @pytest.mark.django_db

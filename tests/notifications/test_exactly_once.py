@@ -75,7 +75,9 @@ def test_a_worker_killed_mid_send_never_sends_twice(due_appointment, twilio, wor
     twilio.hold()
     (message,) = invitations.dispatch_due_invitations()
     assert twilio.received.wait(60), "the worker never called Twilio"
-    task_ids = [line for line in worker.log_lines if "send_message[" in line and "received" in line]
+    task_ids = [
+        line for line in worker.log_lines if "send_messages[" in line and "received" in line
+    ]
 
     worker.kill()  # mid-send: Twilio has the request, nobody has the answer
     worker.wait(10)
@@ -89,7 +91,7 @@ def test_a_worker_killed_mid_send_never_sends_twice(due_appointment, twilio, wor
         send_message.delay(message.pk)  # and, whatever the broker, a duplicate
         worker_idle_after_queue()
         if ON_REDIS:
-            task_id = task_ids[0].split("send_message[")[1].split("]")[0]
+            task_id = task_ids[0].split("send_messages[")[1].split("]")[0]
             redelivered = [line for line in restarted.log_lines if task_id in line]
             assert redelivered, "the broker did not deliver the unacknowledged task again"
     finally:
@@ -107,6 +109,47 @@ def test_a_worker_killed_mid_send_never_sends_twice(due_appointment, twilio, wor
     assert len(twilio.requests) == 1
 
 
+@pytest.fixture
+def record_every_two(monkeypatch, settings):
+    """Outcomes recorded two at a time, here and on the workers started after this."""
+    monkeypatch.setenv("MESSAGE_RECORD_EVERY", "2")
+    settings.MESSAGE_RECORD_EVERY = 2
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
+    always_open, record_every_two, twilio, worker
+):
+    appointments = [AppointmentFactory(dealership=always_open) for _ in range(5)]
+    twilio.hold()
+    queued = invitations.dispatch_due_invitations()  # one task for the five
+    assert twilio.received.wait(60), "the worker never called Twilio"
+
+    worker.kill()  # with the first of the batch at Twilio, the other four not begun
+    worker.wait(10)
+    twilio.release()
+    assert statuses() == [Status.SENDING] * 5
+    assert len(twilio.requests) == 1
+
+    # The first two may have gone out: Twilio is asked about them; it has the first,
+    # and the second goes again. The last three never began: they go as if new.
+    later = timezone.now() + timezone.timedelta(minutes=3)
+    swept = delivery.sweep(later)
+    assert (swept.found, swept.resent, swept.requeued) == (1, 1, 3)
+
+    restarted = start_celery_worker(worker.extra_env)
+    try:
+        wait_until(lambda: statuses() == [Status.SENT] * 5, what="all five sent")
+        worker_idle_after_queue()  # and the task Redis hands out again did nothing
+    finally:
+        stop_celery_worker(restarted)
+
+    assert sorted(r["form"]["To"] for r in twilio.requests) == sorted(
+        a.customer.phone.as_e164 for a in appointments
+    )
+    attempts = dict(Message.objects.values_list("pk", "attempts"))
+    assert [attempts[m.pk] for m in sorted(queued, key=lambda m: m.pk)] == [1, 2, 1, 1, 1]
+
+
 def test_queuing_again_a_message_another_worker_is_sending_does_not_send_it_twice(
     due_appointment, twilio, worker
 ):
@@ -121,7 +164,7 @@ def test_queuing_again_a_message_another_worker_is_sending_does_not_send_it_twic
         compose.enqueue([message])
         wait_until(
             lambda: any(
-                "send_message[" in line and "succeeded" in line
+                "send_messages[" in line and "succeeded" in line
                 for process in workers
                 for line in process.log_lines
             ),

@@ -32,11 +32,12 @@ def test_lost_work_is_swept_up_every_half_minute_and_requeued_after_one():
 
 def test_sending_has_a_queue_of_its_own_and_everything_else_the_default():
     from config.celery import app
-    from notifications.tasks import dispatch, send_message, sweep
+    from notifications.tasks import dispatch, send_message, send_messages, sweep
     from portal.tasks import process_attachment, sweep_attachments
 
     router = app.amqp.router
-    assert router.route({}, send_message.name)["queue"].name == "send"
+    for task in (send_message, send_messages):
+        assert router.route({}, task.name)["queue"].name == "send"
     for task in (dispatch, sweep, process_attachment, sweep_attachments):
         assert router.route({}, task.name)["queue"].name == "celery"
     assert {queue.name for queue in app.conf.task_queues} == {"celery", "send"}
