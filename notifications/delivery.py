@@ -31,6 +31,7 @@ from notifications.transports import (
     TransportError,
     transport_for,
 )
+from workshop.daylist import list_changed
 from workshop.models import Appointment, AppointmentEvent, Channel, Customer, OnlineCheckIn
 
 log = logging.getLogger(__name__)
@@ -89,13 +90,16 @@ def retry_delay(attempts: int) -> int:
     return settings.MESSAGE_RETRY_SECONDS * 2 ** max(attempts - 1, 0)
 
 
-def _set_invitation(appointment_id: int, status: str, now: datetime | None = None) -> int:
+def _set_invitation(appointment: Appointment, status: str, now: datetime | None = None) -> int:
     changes: dict[str, object] = {"invitation_status": status}
     if status == Invitation.SENT and now is not None:
         changes["invited_at"] = Coalesce("invited_at", now)
-    return OnlineCheckIn.objects.filter(
-        appointment_id=appointment_id, invitation_status__in=_INVITATION_FROM[status]
+    changed = OnlineCheckIn.objects.filter(
+        appointment_id=appointment.pk, invitation_status__in=_INVITATION_FROM[status]
     ).update(**changes)
+    if changed:
+        list_changed(appointment.dealership_id)
+    return changed
 
 
 def _load(message_id: int) -> Message:
@@ -174,7 +178,7 @@ def send_message(message_id: int, now: datetime | None = None) -> int | None:
                 provider_id=result.provider_id, sent_at=Coalesce("sent_at", now)
             )
         if message.purpose == Purpose.INVITATION:
-            _set_invitation(appointment.pk, Invitation.SENT, now)
+            _set_invitation(appointment, Invitation.SENT, now)
     return None
 
 
@@ -202,10 +206,12 @@ def _cancel(message: Message, reason: str) -> None:
         )
         if message.purpose == Purpose.INVITATION:
             # Back to the dispatcher, which sends it if and when it falls due again.
-            OnlineCheckIn.objects.filter(
+            reset = OnlineCheckIn.objects.filter(
                 appointment_id=message.appointment_id,  # type: ignore[misc]
                 invitation_status=Invitation.QUEUED,
             ).update(invitation_status=Invitation.NOT_DUE, invitation_claim=None)
+            if reset:
+                list_changed(message.appointment.dealership_id)  # type: ignore[union-attr]
 
 
 def _after_failure(message: Message, error: TransportError, now: datetime) -> int | None:
@@ -312,7 +318,7 @@ def _follow_up(
         detail=detail,
     )
     if message.purpose == Purpose.INVITATION:
-        _set_invitation(appointment.pk, Invitation.UNREACHABLE)
+        _set_invitation(appointment, Invitation.UNREACHABLE)
     return None
 
 
@@ -375,7 +381,7 @@ def record_status(
             ).update(status=Status.SENT, sent_at=now, error="", **id_changes)
             new_invitation = Invitation.SENT
         if changed and message.purpose == Purpose.INVITATION:
-            _set_invitation(message.appointment_id, new_invitation, now)  # type: ignore[arg-type]
+            _set_invitation(message.appointment, new_invitation, now)  # type: ignore[arg-type]
 
 
 # --- Inbound SMS ------------------------------------------------------------------------
@@ -609,9 +615,11 @@ def _surface(message: Message, now: datetime) -> None:
             ),
         )
         if surfaced and message.purpose == Purpose.INVITATION:
-            OnlineCheckIn.objects.filter(
+            reset = OnlineCheckIn.objects.filter(
                 appointment_id=message.appointment_id,  # type: ignore[misc]
                 invitation_status=Invitation.QUEUED,
             ).update(invitation_status=Invitation.FAILED)
+            if reset:
+                list_changed(message.appointment.dealership_id)  # type: ignore[union-attr]
     if surfaced:
         log.warning("Message %s: interrupted while sending, surfaced to staff", message.pk)

@@ -43,7 +43,7 @@ from workshop.access import (
     staff_access,
 )
 from workshop.answers import read_answers
-from workshop.daylist import AppointmentList, Filter
+from workshop.daylist import AppointmentList, Filter, Poll, answers_quiet_polls
 from workshop.forms import (
     ConvertRemarkForm,
     HandleItemForm,
@@ -102,6 +102,7 @@ def _list_url(**params: object) -> str:
     return reverse("workshop:appointments") + (f"?{query}" if query else "")
 
 
+@answers_quiet_polls
 @login_required
 @require_GET
 def appointment_list(request: HtmxHttpRequest) -> HttpResponse:
@@ -119,8 +120,8 @@ def appointment_list(request: HtmxHttpRequest) -> HttpResponse:
         query=query,
         filter=chosen if chosen in Filter.VALUES else Filter.ALL,
     )
-    known = request.GET.get("known", "")
-    if request.htmx and known and known == listing.fingerprint():
+    poll = Poll.of(request)
+    if poll and poll.unchanged(listing):
         return HttpResponse(status=204)  # nothing changed: the list stays as it is
     listing.load()
     fingerprint = listing.fingerprint()
