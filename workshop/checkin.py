@@ -358,7 +358,11 @@ def delete_remark(remark: CheckInItem) -> bool:
 
 
 def has_unsent_answers(checkin: OnlineCheckIn) -> bool:
-    return checkin.items.filter(state=State.DRAFT).exists()
+    """Read with the check-in (`OnlineCheckIn.objects.with_unsent`) if it was, else asked."""
+    read: bool | None = getattr(checkin, "has_unsent", None)
+    if read is not None:
+        return read
+    return checkin.items.unsent().exists()  # type: ignore[attr-defined]
 
 
 # --- Staff actions on the appointment page ---------------------------------------------
