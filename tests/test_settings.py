@@ -233,3 +233,9 @@ def test_each_make_run_records_its_port_and_keeps_the_secret_key_and_other_lines
     assert third["PORT"] == "8123"
     assert "SITE_URL" not in third  # the port decides the links again
     assert env_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_lists_poll_answers_from_the_cache_only_when_every_process_shares_it():
+    shared = _settings("DAYLIST_POLL_CACHE", CACHE_URL="redis://127.0.0.1:6379/2")
+    assert shared == {"DAYLIST_POLL_CACHE": True}
+    assert _settings("DAYLIST_POLL_CACHE", without=("CACHE_URL",)) == {"DAYLIST_POLL_CACHE": False}
