@@ -368,8 +368,8 @@ class Poll:
     """The list asking every few seconds whether what it shows (`known`, its fingerprint)
     is still what it would show, to which the answer is mostly yes (a 204).
 
-    `unchanged_at_once` answers from the cache alone, before the log-in check, the
-    memberships and the list are read (`answers_quiet_polls`): what this session's last
+    `unchanged_at_once` answers from the cache alone (one round trip), before the log-in
+    check, the memberships and the list are read (`answers_quiet_polls`): what this session's last
     full poll of this list found (the dealership, its version then, the fingerprint) holds
     while the dealership's version is the same. Only a full poll (`unchanged`: signed in,
     a member, the dealership chosen by `staff_access`) writes it, for SEEN_SECONDS. So
@@ -381,6 +381,7 @@ class Poll:
 
     key: str  # the session and the list asked for (its day, search and filter), hashed
     known: str
+    at: str  # the dealership the list was shown for, as the poll's URL says
 
     @classmethod
     def of(cls, request: HttpRequest) -> "Poll | None":
@@ -395,16 +396,24 @@ class Poll:
             return None
         asked = "|".join([session_key, *(request.GET.get(n, "") for n in ("day", "q", "filter"))])
         digest = hashlib.blake2b(asked.encode(), digest_size=16).hexdigest()
-        return cls(f"daylist:seen:{digest}", known)
+        return cls(f"daylist:seen:{digest}", known, request.GET.get("at", ""))
 
     def unchanged_at_once(self) -> bool:
-        if not settings.DAYLIST_POLL_CACHE:
+        """One round trip: what was seen, and the version of the dealership the URL names
+        (only a hint: what was seen must be of that dealership)."""
+        if not settings.DAYLIST_POLL_CACHE or not self.at.isdigit():
             return False
-        seen = cache.get(self.key)
+        version_key = _version_key(int(self.at))
+        found = cache.get_many([self.key, version_key])
+        seen = found.get(self.key)
         if seen is None:
             return False
         dealership_id, version, fingerprint = seen
-        return fingerprint == self.known and cache.get(_version_key(dealership_id)) == version
+        return (
+            str(dealership_id) == self.at
+            and fingerprint == self.known
+            and found.get(version_key) == version
+        )
 
     def unchanged(self, listing: AppointmentList) -> bool:
         if not settings.DAYLIST_POLL_CACHE:

@@ -134,7 +134,8 @@ def appointment_list(request: HtmxHttpRequest) -> HttpResponse:
         "previous_day": day - timedelta(days=1),
         "next_day": day + timedelta(days=1),
         "fingerprint": fingerprint,
-        "refresh_url": _list_url(**here, known=fingerprint),
+        # `at`: the dealership shown, so a quiet poll reads all it needs in one round trip.
+        "refresh_url": _list_url(**here, known=fingerprint, at=dealership.pk),
         "refresh_seconds": LIST_REFRESH_SECONDS,
         "filters": [
             (value, label, _list_url(day=here["day"], q=query, filter=value))

@@ -300,3 +300,17 @@ def test_without_a_shared_cache_every_poll_reads_the_list(
             assert staff_client.get(url, headers=HTMX).status_code == 204
     OnlineCheckIn.objects.filter(appointment=appointment).update(invitation_status="failed")
     assert staff_client.get(url, headers=HTMX).status_code == 200
+
+
+def test_a_poll_naming_another_dealership_reads_the_list(
+    staff_client, appointment, django_assert_num_queries
+):
+    """The dealership in the poll's URL only says which version to read with what was
+    seen: what was seen must be of that dealership, else the list is read."""
+    url = refresh_url(staff_client, appointment)
+    settled(staff_client, url, django_assert_num_queries)
+    other = DealershipFactory()
+    named_other = re.sub(r"at=\d+", f"at={other.pk}", url)
+    assert named_other != url
+    with django_assert_num_queries(4):  # session, user, memberships, the list
+        assert staff_client.get(named_other, headers=HTMX).status_code == 204
