@@ -369,14 +369,15 @@ class Poll:
     is still what it would show, to which the answer is mostly yes (a 204).
 
     `unchanged_at_once` answers from the cache alone (one round trip), before the log-in
-    check, the memberships and the list are read (`answers_quiet_polls`): what this session's last
-    full poll of this list found (the dealership, its version then, the fingerprint) holds
-    while the dealership's version is the same. Only a full poll (`unchanged`: signed in,
-    a member, the dealership chosen by `staff_access`) writes it, for SEEN_SECONDS. So
-    the cache never vouches for a session that was not signed in, or for a dealership
-    its user is not in; a session signed out, a password changed or a membership taken
-    away learns at most that nothing changed, and for at most SEEN_SECONDS. Off without
-    a cache that every process shares (`DAYLIST_POLL_CACHE`): each poll reads the list.
+    check, the memberships and the list are read (`answers_quiet_polls`): what this
+    session's last full poll of this list found (the dealership, its version then, the
+    fingerprint) holds while the dealership's version is the same. Only a full poll
+    (`unchanged`: signed in, a member, the dealership chosen by `staff_access`) writes
+    it, for SEEN_SECONDS. So the cache never vouches for a session that was not signed
+    in, or for a dealership its user is not in; a session signed out, a password changed
+    or a membership taken away learns at most that nothing changed, and for at most
+    SEEN_SECONDS. Off without a cache that every process shares (`DAYLIST_POLL_CACHE`):
+    then each poll reads the list.
     """
 
     key: str  # the session and the list asked for (its day, search and filter), hashed
