@@ -4,6 +4,7 @@ or remarks."""
 import uuid
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.test import Client
 
 from tests.factories import OfferFactory, RemarkFactory, WorkItemFactory
@@ -188,3 +189,13 @@ def test_a_form_post_runs_a_fixed_number_of_queries(
     with django_assert_num_queries(POSTS[post]):
         response = client.post(path, data, **headers)
     assert response.status_code in (200, 302), response.content
+
+
+@pytest.mark.parametrize("name", ["welcome", "details", "work", "services", "review"])
+def test_a_page_shown_writes_no_session(checkin, settings, name):
+    """A GET reads at most (a language chosen on this link); it never saves a session."""
+    fill(checkin, 2)
+    response = Client().get(url(checkin, name))
+    assert response.status_code == 200
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
+    assert not Session.objects.exists()
