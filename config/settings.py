@@ -185,6 +185,9 @@ SILENCED_SYSTEM_CHECKS = [
 if not _cache_url:
     # The embedded default serves from one process, so a local-memory cache is shared.
     SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
+# The list's poll answers "unchanged" from the cache (`workshop.daylist.Poll`): only when
+# every process, the workers' too, sees the versions the flows write there.
+DAYLIST_POLL_CACHE = bool(_cache_url)
 
 # === Celery: the broker, results, queues and workers ==================================
 

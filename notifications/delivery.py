@@ -35,6 +35,7 @@ from django.utils.translation import gettext, gettext_noop
 from notifications import compose, schedule, texts, transports
 from notifications.models import Message
 from notifications.transports import DeliveryUnknown, TransportError, transport_for
+from workshop.daylist import list_changed
 from workshop.models import Appointment, AppointmentEvent, Channel, Customer, OnlineCheckIn
 
 log = logging.getLogger(__name__)
@@ -93,17 +94,24 @@ def retry_delay(attempts: int) -> int:
     return settings.MESSAGE_RETRY_SECONDS * 2 ** max(attempts - 1, 0)
 
 
-def _set_invitation(appointment_id: int, status: str, now: datetime | None = None) -> int:
-    return _set_invitations([appointment_id], status, now)
+def _set_invitation(appointment: Appointment, status: str, now: datetime | None = None) -> int:
+    return _set_invitations([appointment], status, now)
 
 
-def _set_invitations(appointment_ids: list[int], status: str, now: datetime | None = None) -> int:
+def _set_invitations(
+    appointments: list[Appointment], status: str, now: datetime | None = None
+) -> int:
+    """The invitations' state moves on (never back); the lists showing them hear of it."""
     changes: dict[str, object] = {"invitation_status": status}
     if status == Invitation.SENT and now is not None:
         changes["invited_at"] = Coalesce("invited_at", now)
-    return OnlineCheckIn.objects.filter(
-        appointment_id__in=appointment_ids, invitation_status__in=_INVITATION_FROM[status]
+    changed = OnlineCheckIn.objects.filter(
+        appointment__in=appointments, invitation_status__in=_INVITATION_FROM[status]
     ).update(**changes)
+    if changed:
+        for dealership_id in {appointment.dealership_id for appointment in appointments}:
+            list_changed(dealership_id)
+    return changed
 
 
 # --- Sending -------------------------------------------------------------------------
@@ -297,9 +305,9 @@ class _Batch:
                         provider_id=provider_id, sent_at=Coalesce("sent_at", now), claim=None
                     )
                 invited = [
-                    m.appointment_id
+                    m.appointment
                     for m, _ in sent
-                    if m.purpose == Purpose.INVITATION and m.appointment_id is not None
+                    if m.purpose == Purpose.INVITATION and m.appointment is not None
                 ]
                 if invited:
                     _set_invitations(invited, Invitation.SENT, now)
@@ -340,10 +348,12 @@ def _cancel(message: Message, reason: str) -> None:
         )
         if message.purpose == Purpose.INVITATION:
             # Back to the dispatcher, which sends it if and when it falls due again.
-            OnlineCheckIn.objects.filter(
+            reset = OnlineCheckIn.objects.filter(
                 appointment_id=message.appointment_id,  # type: ignore[misc]
                 invitation_status=Invitation.QUEUED,
             ).update(invitation_status=Invitation.NOT_DUE, invitation_claim=None)
+            if reset:
+                list_changed(message.appointment.dealership_id)  # type: ignore[union-attr]
 
 
 # --- Failure, fallback, not reachable ---------------------------------------------------
@@ -432,7 +442,7 @@ def _follow_up(
         detail=detail,
     )
     if message.purpose == Purpose.INVITATION:
-        _set_invitation(appointment.pk, Invitation.UNREACHABLE)
+        _set_invitation(appointment, Invitation.UNREACHABLE)
     return None
 
 
@@ -482,7 +492,7 @@ def record_status(
             ).update(status=Status.SENT, sent_at=now, error="", claim=None, **id_changes)
             new_invitation = Invitation.SENT
         if changed and message.purpose == Purpose.INVITATION:
-            _set_invitation(message.appointment_id, new_invitation, now)  # type: ignore[arg-type]
+            _set_invitation(message.appointment, new_invitation, now)  # type: ignore[arg-type]
 
 
 # --- Inbound SMS ------------------------------------------------------------------------
@@ -761,9 +771,11 @@ def _surface(message: Message, now: datetime) -> None:
             ),
         )
         if surfaced and message.purpose == Purpose.INVITATION:
-            OnlineCheckIn.objects.filter(
+            reset = OnlineCheckIn.objects.filter(
                 appointment_id=message.appointment_id,  # type: ignore[misc]
                 invitation_status=Invitation.QUEUED,
             ).update(invitation_status=Invitation.FAILED)
+            if reset:
+                list_changed(message.appointment.dealership_id)  # type: ignore[union-attr]
     if surfaced:
         log.warning("Message %s: interrupted while sending, surfaced to staff", message.pk)

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from notifications import compose, schedule, texts
 from notifications.models import Message
 from workshop.checkin import ContactChange
+from workshop.daylist import list_changed
 from workshop.models import Appointment, AppointmentEvent, Channel, Dealership, OnlineCheckIn
 
 BATCH_SIZE = 500
@@ -163,6 +164,8 @@ def _write_invitations(appointments: list[Appointment], now: datetime, overrides
     Message.objects.bulk_create(messages)
     if unreachable:
         _flag_unreachable(unreachable, now)
+    for dealership_id in {appointment.dealership_id for appointment in appointments}:
+        list_changed(dealership_id)  # queued, or not reachable
     compose.enqueue(messages)
     return messages
 
@@ -293,6 +296,7 @@ def resend_invitation(appointment: Appointment, by) -> Message:
         OnlineCheckIn.objects.filter(pk=checkin.pk).update(
             invitation_status=Invitation.QUEUED, invitation_claim=uuid.uuid4()
         )
+        list_changed(appointment.dealership_id)
         AppointmentEvent.objects.create(
             appointment=appointment,
             at=now,

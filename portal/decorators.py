@@ -87,7 +87,7 @@ def portal_view(view: PortalView) -> Callable[..., HttpResponseBase]:
     def wrapped(request: PortalRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method not in SAFE_METHODS and not from_own_site(request):
             return make_private(HttpResponseForbidden())
-        checkin = find_checkin(token)
+        checkin = find_checkin(token, with_unsent=request.method in SAFE_METHODS)
         if checkin is None:
             return make_private(TemplateResponse(request, "portal/invalid.html", status=404))
         language = page_language(request, checkin)

@@ -16,17 +16,19 @@ _TOKEN = re.compile(rf"[A-Za-z0-9_-]{{{TOKEN_LENGTH}}}")
 _DUMMY_VERIFIER = "x" * (TOKEN_LENGTH - SELECTOR_LENGTH)
 
 
-def find_checkin(token: str) -> OnlineCheckIn | None:
+def find_checkin(token: str, *, with_unsent: bool = False) -> OnlineCheckIn | None:
+    """The check-in with its appointment, dealership, customer and vehicle, in one query;
+    `with_unsent` adds whether there are answers not sent yet (`has_unsent`), for a
+    request that changes none (a POST may, after the check-in was read)."""
     if not _TOKEN.fullmatch(token or ""):
         token = "!" * TOKEN_LENGTH  # looked up like any other, matches nothing
     selector, verifier = token[:SELECTOR_LENGTH], token[SELECTOR_LENGTH:]
-    checkin = (
-        OnlineCheckIn.objects.select_related(
-            "appointment__dealership", "appointment__customer", "appointment__vehicle"
-        )
-        .filter(link_selector=selector)
-        .first()
+    found = OnlineCheckIn.objects.select_related(
+        "appointment__dealership", "appointment__customer", "appointment__vehicle"
     )
+    if with_unsent:
+        found = found.with_unsent()
+    checkin = found.filter(link_selector=selector).first()
     expected = checkin.link_verifier if checkin else _DUMMY_VERIFIER
     if hmac.compare_digest(expected.encode(), verifier.encode()) and checkin is not None:
         return checkin

@@ -244,3 +244,9 @@ def test_env_example_lists_every_variable_the_settings_read_in_their_order():
     listed = re.findall(r"^([A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE)
     assert len(read) > 60
     assert listed == read
+
+
+def test_the_lists_poll_answers_from_the_cache_only_when_every_process_shares_it():
+    shared = _settings("DAYLIST_POLL_CACHE", CACHE_URL="redis://127.0.0.1:6379/2")
+    assert shared == {"DAYLIST_POLL_CACHE": True}
+    assert _settings("DAYLIST_POLL_CACHE", without=("CACHE_URL",)) == {"DAYLIST_POLL_CACHE": False}

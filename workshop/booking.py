@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from workshop.daylist import list_changed
 from workshop.models import Appointment, Customer, Dealership, OnlineCheckIn, Vehicle, WorkItem
 
 
@@ -40,6 +41,7 @@ def book_appointment(
             **fields,
         )
         OnlineCheckIn.objects.create(appointment=appointment)
+        list_changed(dealership.pk)
         WorkItem.objects.bulk_create(
             WorkItem(
                 appointment=appointment,

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from workshop import answers
 from workshop.answers import OfferChoice
+from workshop.daylist import list_changed
 from workshop.models import (
     Appointment,
     AppointmentEvent,
@@ -55,6 +56,7 @@ def record_opened(checkin: OnlineCheckIn) -> bool:
         )
         if first:
             checkin.opened_at = now
+            list_changed(checkin.appointment.dealership_id)
             AppointmentEvent.objects.create(
                 appointment_id=checkin.appointment_id,
                 at=now,
@@ -138,6 +140,7 @@ def submit_checkin(checkin: OnlineCheckIn) -> list[CheckInItem]:
         has_open = bool(opened) or locked.items.filter(state=State.OPEN).exists()
         locked.handled_at = None if has_open else (locked.handled_at or now)
         locked.save(update_fields=["answered_at", "last_answered_at", "handled_at"])
+        list_changed(checkin.appointment.dealership_id)
         AppointmentEvent.objects.create(
             appointment_id=locked.appointment_id,
             at=now,
@@ -162,10 +165,16 @@ def _mark_handled(item: CheckInItem, by: "AbstractBaseUser", note: str = "") -> 
     item.save(update_fields=["state", "handled_at", "handled_by", "handling_note", "work_item"])
     if not CheckInItem.objects.filter(checkin_id=item.checkin_id, state=State.OPEN).exists():
         OnlineCheckIn.objects.filter(pk=item.checkin_id).update(handled_at=now)
+    list_changed(item.checkin.appointment.dealership_id)
 
 
 def _lock_open_item(item: CheckInItem) -> CheckInItem:
-    locked = CheckInItem.objects.select_for_update().select_related("checkin").get(pk=item.pk)
+    # The item and its check-in locked (the appointment only read, for its dealership).
+    locked = (
+        CheckInItem.objects.select_for_update(of=("self", "checkin"))
+        .select_related("checkin__appointment")
+        .get(pk=item.pk)
+    )
     if locked.state != State.OPEN:
         raise ItemAlreadyHandled(item.pk)
     return locked
@@ -349,7 +358,11 @@ def delete_remark(remark: CheckInItem) -> bool:
 
 
 def has_unsent_answers(checkin: OnlineCheckIn) -> bool:
-    return checkin.items.filter(state=State.DRAFT).exists()
+    """Read with the check-in (`OnlineCheckIn.objects.with_unsent`) if it was, else asked."""
+    read: bool | None = getattr(checkin, "has_unsent", None)
+    if read is not None:
+        return read
+    return checkin.items.unsent().exists()  # type: ignore[attr-defined]
 
 
 # --- Staff actions on the appointment page ---------------------------------------------

@@ -9,16 +9,28 @@ What it costs follows what it shows, not the years of history: the day comes fro
 `(dealership, starts_at)` index, the pinned ones from the partial index of open items,
 a search from the trigram indexes (see `Appointment.objects.matching`), and only those
 few rows are joined, counted and sorted.
+
+The poll is cheaper still: every flow that changes what a list shows calls
+`list_changed(dealership_id)`, which gives the dealership's lists a new version in the
+cache, and `Poll` answers 204 from the cache alone while the version is the one it last
+saw the list's fingerprint at (see `Poll`).
 """
 
 import hashlib
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial, wraps
 from html import escape
 from typing import Any, NamedTuple
 
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Func, Q, QuerySet, TextField, Value
 from django.db.models.functions import Coalesce
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import formats
 from django.utils.safestring import SafeString
@@ -312,3 +324,117 @@ class AppointmentList:
     @property
     def rows_html(self) -> SafeString:
         return SafeString("".join(row.html for row in self.rows))
+
+
+# --- The poll ------------------------------------------------------------------------
+# A dealership's lists change only through the flows that call `list_changed`; a change
+# made some other way (the admin, a shell, a flow that forgot) shows within SEEN_SECONDS,
+# when what a poll saw is forgotten and the next one reads the list again.
+SEEN_SECONDS = 60
+VERSION_SECONDS = 24 * 60 * 60
+
+
+def _version_key(dealership_id: int) -> str:
+    return f"daylist:version:{dealership_id}"
+
+
+def _new_version(dealership_id: int) -> None:
+    # A random version, never a count: after the key expired or the cache restarted, a
+    # version seen before can never come back and vouch for a list it did not see.
+    cache.set(_version_key(dealership_id), secrets.token_hex(8), VERSION_SECONDS)
+
+
+def list_changed(dealership_id: int) -> None:
+    """What the dealership's lists show has changed (an appointment, its check-in's
+    progress or invitation, an item opened or handled): polls read the list again.
+
+    After the commit, so a poll never files the old rows under the new version; a cache
+    that fails then is logged, and costs at most SEEN_SECONDS of staleness."""
+    if settings.DAYLIST_POLL_CACHE:
+        transaction.on_commit(partial(_new_version, dealership_id), robust=True)
+
+
+def current_version(dealership_id: int) -> str:
+    key = _version_key(dealership_id)
+    version = cache.get(key)
+    if version is None:
+        cache.add(key, secrets.token_hex(8), VERSION_SECONDS)
+        version = cache.get(key)
+    return str(version)
+
+
+@dataclass
+class Poll:
+    """The list asking every few seconds whether what it shows (`known`, its fingerprint)
+    is still what it would show, to which the answer is mostly yes (a 204).
+
+    `unchanged_at_once` answers from the cache alone (one round trip), before the log-in
+    check, the memberships and the list are read (`answers_quiet_polls`): what this
+    session's last full poll of this list found (the dealership, its version then, the
+    fingerprint) holds while the dealership's version is the same. Only a full poll
+    (`unchanged`: signed in, a member, the dealership chosen by `staff_access`) writes
+    it, for SEEN_SECONDS. So the cache never vouches for a session that was not signed
+    in, or for a dealership its user is not in; a session signed out, a password changed
+    or a membership taken away learns at most that nothing changed, and for at most
+    SEEN_SECONDS. Off without a cache that every process shares (`DAYLIST_POLL_CACHE`):
+    then each poll reads the list.
+    """
+
+    key: str  # the session and the list asked for (its day, search and filter), hashed
+    known: str
+    at: str  # the dealership the list was shown for, as the poll's URL says
+
+    @classmethod
+    def of(cls, request: HttpRequest) -> "Poll | None":
+        known = request.GET.get("known", "")
+        session_key = request.session.session_key  # from the cookie: nothing loaded
+        if not (
+            request.method == "GET"
+            and request.headers.get("HX-Request") == "true"
+            and known
+            and session_key
+        ):
+            return None
+        asked = "|".join([session_key, *(request.GET.get(n, "") for n in ("day", "q", "filter"))])
+        digest = hashlib.blake2b(asked.encode(), digest_size=16).hexdigest()
+        return cls(f"daylist:seen:{digest}", known, request.GET.get("at", ""))
+
+    def unchanged_at_once(self) -> bool:
+        """One round trip: what was seen, and the version of the dealership the URL names
+        (only a hint: what was seen must be of that dealership)."""
+        if not settings.DAYLIST_POLL_CACHE or not self.at.isdigit():
+            return False
+        version_key = _version_key(int(self.at))
+        found = cache.get_many([self.key, version_key])
+        seen = found.get(self.key)
+        if seen is None:
+            return False
+        dealership_id, version, fingerprint = seen
+        return (
+            str(dealership_id) == self.at
+            and fingerprint == self.known
+            and found.get(version_key) == version
+        )
+
+    def unchanged(self, listing: AppointmentList) -> bool:
+        if not settings.DAYLIST_POLL_CACHE:
+            return listing.fingerprint() == self.known
+        dealership_id = listing.dealership.pk
+        version = current_version(dealership_id)  # before the list is read (see list_changed)
+        fingerprint = listing.fingerprint()
+        cache.set(self.key, (dealership_id, version, fingerprint), SEEN_SECONDS)
+        return fingerprint == self.known
+
+
+def answers_quiet_polls(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The list's view, with its polls answered 204 from the cache while nothing changed
+    (`Poll.unchanged_at_once`); outermost, so that costs no query at all."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        poll = Poll.of(request)
+        if poll and poll.unchanged_at_once():
+            return HttpResponse(status=204)  # nothing changed: the list stays as it is
+        return view(request, *args, **kwargs)
+
+    return wrapped

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.backends.ddl_references import Statement
-from django.db.models import Count, OuterRef, Q, Subquery, Value
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Replace, Upper
 from django.urls import reverse
 from django.utils import timezone
@@ -571,6 +571,12 @@ class OnlineCheckInQuerySet(models.QuerySet["OnlineCheckIn"]):
         """Check-ins whose appointment is scheduled and has not started (`upcoming_q`)."""
         return self.filter(upcoming_q(now, via="appointment__"))
 
+    def with_unsent(self):
+        """`has_unsent`: whether the customer has answers not sent yet, in the same query."""
+        return self.annotate(
+            has_unsent=Exists(CheckInItem.objects.unsent().filter(checkin=OuterRef("pk")))
+        )
+
 
 class OnlineCheckIn(models.Model):
     """The customer's side of one appointment: invited, opened, answered, handled."""
@@ -663,6 +669,10 @@ class OnlineCheckIn(models.Model):
 
 
 class CheckInItemQuerySet(models.QuerySet["CheckInItem"]):
+    def unsent(self):
+        """Drafts: answers the customer has not sent yet."""
+        return self.filter(state=CheckInItem.State.DRAFT)
+
     def submitted(self):
         return self.exclude(state=CheckInItem.State.DRAFT)
 

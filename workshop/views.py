@@ -43,7 +43,7 @@ from workshop.access import (
     staff_access,
 )
 from workshop.answers import read_answers
-from workshop.daylist import AppointmentList, Filter
+from workshop.daylist import AppointmentList, Filter, Poll, answers_quiet_polls
 from workshop.forms import (
     ConvertRemarkForm,
     HandleItemForm,
@@ -93,6 +93,7 @@ def _list_url(**params: object) -> str:
     return reverse("workshop:appointments") + (f"?{query}" if query else "")
 
 
+@answers_quiet_polls
 @login_required
 @require_GET
 def appointment_list(request: StaffRequest) -> HttpResponse:
@@ -110,8 +111,8 @@ def appointment_list(request: StaffRequest) -> HttpResponse:
         query=query,
         filter=chosen if chosen in Filter.VALUES else Filter.ALL,
     )
-    known = request.GET.get("known", "")
-    if request.htmx and known and known == listing.fingerprint():
+    poll = Poll.of(request)
+    if poll and poll.unchanged(listing):
         return HttpResponse(status=204)  # nothing changed: the list stays as it is
     listing.load()
     fingerprint = listing.fingerprint()
@@ -124,7 +125,8 @@ def appointment_list(request: StaffRequest) -> HttpResponse:
         "previous_day": day - timedelta(days=1),
         "next_day": day + timedelta(days=1),
         "fingerprint": fingerprint,
-        "refresh_url": _list_url(**here, known=fingerprint),
+        # `at`: the dealership shown, so a quiet poll reads all it needs in one round trip.
+        "refresh_url": _list_url(**here, known=fingerprint, at=dealership.pk),
         "refresh_seconds": LIST_REFRESH_SECONDS,
         "filters": [
             (value, label, _list_url(day=here["day"], q=query, filter=value))

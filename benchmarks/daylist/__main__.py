@@ -265,8 +265,12 @@ def use(schema: str) -> None:
     """Points Django's connection at one dataset (on the open connection: no reconnect,
     so requests to the three datasets can alternate one by one)."""
     from django.contrib.contenttypes.models import ContentType
+    from django.core.cache import caches
     from django.db import connection
 
+    # The datasets' ids overlap (each has dealership 1, user 1): the cache keys of one
+    # dataset (the poll's, `workshop.daylist.Poll`) must not answer for another's.
+    caches["default"].key_prefix = schema
     path = f"{schema},public"
     connection.settings_dict.setdefault("OPTIONS", {})
     connection.settings_dict["OPTIONS"]["options"] = f"-c search_path={path}"
