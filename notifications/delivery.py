@@ -114,6 +114,21 @@ def _set_invitations(
     return changed
 
 
+# What we send is always about an appointment; only a customer's message can come without.
+
+
+def _appointment_id(message: Message) -> int:
+    if message.appointment_id is None:
+        raise ValueError(f"Message {message.pk} is not about an appointment")
+    return message.appointment_id
+
+
+def _appointment(message: Message) -> Appointment:
+    if message.appointment is None:
+        raise ValueError(f"Message {message.pk} is not about an appointment")
+    return message.appointment
+
+
 # --- Sending -------------------------------------------------------------------------
 
 # Outcomes are recorded settings.MESSAGE_RECORD_EVERY at a time (one commit), at most,
@@ -349,11 +364,11 @@ def _cancel(message: Message, reason: str) -> None:
         if message.purpose == Purpose.INVITATION:
             # Back to the dispatcher, which sends it if and when it falls due again.
             reset = OnlineCheckIn.objects.filter(
-                appointment_id=message.appointment_id,  # type: ignore[misc]
+                appointment_id=_appointment_id(message),
                 invitation_status=Invitation.QUEUED,
             ).update(invitation_status=Invitation.NOT_DUE, invitation_claim=None)
             if reset:
-                list_changed(message.appointment.dealership_id)  # type: ignore[union-attr]
+                list_changed(_appointment(message).dealership_id)
 
 
 # --- Failure, fallback, not reachable ---------------------------------------------------
@@ -379,7 +394,7 @@ def fail(
         message.status, message.failed_at, message.error = Status.FAILED, now, reason
         appointment = Appointment.objects.select_related(
             "dealership", "customer", "vehicle", "checkin"
-        ).get(pk=message.appointment_id)  # type: ignore[misc]
+        ).get(pk=_appointment_id(message))
         if opted_out and message.channel == Channel.SMS:
             opt_out(appointment.customer.phone, appointment, now, detail=reason)
             appointment.customer.refresh_from_db()
@@ -492,7 +507,7 @@ def record_status(
             ).update(status=Status.SENT, sent_at=now, error="", claim=None, **id_changes)
             new_invitation = Invitation.SENT
         if changed and message.purpose == Purpose.INVITATION:
-            _set_invitation(message.appointment, new_invitation, now)  # type: ignore[arg-type]
+            _set_invitation(_appointment(message), new_invitation, now)
 
 
 # --- Inbound SMS ------------------------------------------------------------------------
@@ -772,10 +787,10 @@ def _surface(message: Message, now: datetime) -> None:
         )
         if surfaced and message.purpose == Purpose.INVITATION:
             reset = OnlineCheckIn.objects.filter(
-                appointment_id=message.appointment_id,  # type: ignore[misc]
+                appointment_id=_appointment_id(message),
                 invitation_status=Invitation.QUEUED,
             ).update(invitation_status=Invitation.FAILED)
             if reset:
-                list_changed(message.appointment.dealership_id)  # type: ignore[union-attr]
+                list_changed(_appointment(message).dealership_id)
     if surfaced:
         log.warning("Message %s: interrupted while sending, surfaced to staff", message.pk)

@@ -8,7 +8,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
-from email.message import EmailMessage, Message
+from email.message import EmailMessage, Message, MIMEPart
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 
@@ -98,9 +98,9 @@ def _addresses(message: Message, *names: str) -> list[str]:
     return [address.lower() for _name, address in getaddresses(values) if "@" in address]
 
 
-def _text_of(part: Message) -> str:
+def _text_of(part: MIMEPart) -> str:
     try:
-        content = part.get_content()  # type: ignore[attr-defined]
+        content = part.get_content()
     except (LookupError, UnicodeError, AssertionError):
         payload = part.get_payload(decode=True)
         content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
@@ -188,7 +188,7 @@ def new_text_of(text: str) -> str:
 
 def _kind(message: Message, sender: str, subject: str) -> str:
     content_type = message.get_content_type()
-    report_type = (message.get_param("report-type") or "").lower()  # type: ignore[union-attr]
+    report_type = str(message.get_param("report-type") or "").lower()
     if content_type == "multipart/report" and report_type == "delivery-status":
         return BOUNCE
     if BOUNCE_SENDERS.match(sender) and BOUNCE_SUBJECT.search(subject):

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from babel.dates import format_date
 from django.conf import settings
-from django.template import Context, engines
+from django.template import Context, Engine
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.text import format_lazy
@@ -197,7 +197,7 @@ def template_name(purpose: str, channel: str, language: str) -> str:
 
 
 def _render_template(name: str, context: Mapping[str, object], *, autoescape: bool) -> str:
-    template = engines["django"].get_template(name).template  # type: ignore[attr-defined]
+    template = Engine.get_default().get_template(name)
     return template.render(Context(dict(context), autoescape=autoescape))
 
 

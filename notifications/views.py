@@ -95,7 +95,7 @@ def outbox(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-@csp_replace(  # type: ignore[arg-type]
+@csp_replace(  # type: ignore[arg-type]  # django-csp types only views of the request alone
     {
         "default-src": [NONE],
         "style-src": [UNSAFE_INLINE],

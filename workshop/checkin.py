@@ -362,7 +362,7 @@ def has_unsent_answers(checkin: OnlineCheckIn) -> bool:
     read: bool | None = getattr(checkin, "has_unsent", None)
     if read is not None:
         return read
-    return checkin.items.unsent().exists()  # type: ignore[attr-defined]
+    return CheckInItem.objects.filter(checkin=checkin).unsent().exists()
 
 
 # --- Staff actions on the appointment page ---------------------------------------------
