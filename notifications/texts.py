@@ -175,6 +175,7 @@ def values_for(
         "vehicle": f"{vehicle.make} {vehicle.model}".strip(),
         "plate": vehicle.plate,
         "link": appointment.checkin.link,
+        "booking_url": dealership.booking_url,
     }
     if confirmation is not None:
         values["accepted"] = "\n".join(f"{name}: {price}" for name, price in confirmation.accepted)
