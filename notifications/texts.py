@@ -59,6 +59,8 @@ PLACEHOLDERS: dict[str, dict[str, object]] = {
         "remarks": _("the subjects of the customer's remarks"),
     },
 }
+# Quick replies in the conversation (`QuickReply`) use the common ones.
+PLACEHOLDERS[Purpose.REPLY] = COMMON_PLACEHOLDERS
 # Without these the message has no point.
 REQUIRED_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     Purpose.INVITATION: ("link",),

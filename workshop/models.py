@@ -352,18 +352,8 @@ class AppointmentQuerySet(models.QuerySet["Appointment"]):
 
     def pinned(self):
         """Appointments that wait for staff, whatever their day: an open check-in item,
-        an unread message from the customer, or a decline nobody handled yet.
-
-        Found from those (few, each in a partial index) towards the appointments, so the
-        cost follows what is pinned, not the years of history."""
-        waiting = (
-            CheckInItem.objects.open()
-            .order_by()
-            .values("checkin__appointment_id")
-            .union(unread_messages().order_by().values("appointment_id"))
-            .union(Appointment.objects.order_by().filter(DECLINE_WAITING).values("pk"))
-        )
-        return self.filter(pk__in=waiting)
+        an unread message from the customer, or a decline nobody handled yet."""
+        return self.filter(pk__in=pinned_ids())
 
     def with_waiting(self):
         """`with_open_items()`, plus `unread` (messages from the customer nobody read)
@@ -404,6 +394,23 @@ class AppointmentQuerySet(models.QuerySet["Appointment"]):
     def upcoming(self, now: datetime | None = None):
         """Scheduled and not started yet (`upcoming_q`): the check-in is still open."""
         return self.filter(upcoming_q(now))
+
+
+def pinned_ids(dealership: "Dealership | None" = None):
+    """The ids of the pinned appointments (of one dealership): found from what pins them
+    (few rows, each in a partial index) towards the appointments, as a union of ids, so
+    the cost follows what is pinned, not the years of history. The one rule of pinning:
+    `AppointmentQuerySet.pinned`, the list and `Appointment.is_pinned` use it."""
+    here = {"dealership": dealership} if dealership is not None else {}
+    via = {"appointment__dealership": dealership} if dealership is not None else {}
+    items = CheckInItem.objects.open().order_by()
+    if dealership is not None:
+        items = items.filter(checkin__appointment__dealership=dealership)
+    return (
+        items.values("checkin__appointment_id")
+        .union(unread_messages().order_by().filter(**via).values("appointment_id"))
+        .union(Appointment.objects.order_by().filter(DECLINE_WAITING, **here).values("pk"))
+    )
 
 
 # A decline that staff have not handled (called, moved, cancelled): it pins the appointment.

@@ -32,7 +32,7 @@ from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from notifications import invitations
+from notifications import conversation, invitations
 from notifications.timeline import timeline_for
 from workshop import checkin as flow
 from workshop.access import (
@@ -71,7 +71,7 @@ MEDIA_CACHE_CONTROL = "private, no-store"
 APPOINTMENT_PAGE = "workshop/appointment.html"
 
 
-def _page(
+def page(
     request: HttpRequest, access: StaffAccess, template: str, context: dict
 ) -> TemplateResponse:
     return TemplateResponse(
@@ -135,6 +135,7 @@ def appointment_list(request: HtmxHttpRequest) -> HttpResponse:
         "fingerprint": fingerprint,
         "refresh_url": _list_url(**here, known=fingerprint),
         "refresh_seconds": LIST_REFRESH_SECONDS,
+        "conversations_waiting": listing.conversations_waiting,
         "filters": [
             (value, label, _list_url(day=here["day"], q=query, filter=value))
             for value, label in Filter.CHOICES
@@ -148,7 +149,7 @@ def appointment_list(request: HtmxHttpRequest) -> HttpResponse:
     template = "workshop/appointment_list.html"
     if request.htmx:
         template += "#results"
-    return _page(request, access, template, context)
+    return page(request, access, template, context)
 
 
 @login_required
@@ -170,11 +171,19 @@ def _ready_attachments() -> Prefetch:
     )
 
 
-def _appointment_context(appointment: Appointment) -> dict:
+def appointment_context(appointment: Appointment, *, quick: str = "") -> dict:
+    """What the appointment page shows; `quick` picks a quick reply to prefill the
+    answer with (by id, from a link, so it works without JavaScript)."""
+    from workshop.conversation_views import reply_form
+
     work_items = list(appointment.work_items.all())
     checkin = appointment.checkin
     answers = read_answers(checkin, files=True)
     items = answers.staff_items
+    timeline = timeline_for(appointment)
+    thread = [entry.message for entry in timeline if entry.message is not None]
+    quick_replies = conversation.quick_replies(appointment)
+    chosen = next((text for reply, text in quick_replies if str(reply.pk) == quick), "")
     return {
         "appointment": appointment,
         "customer": appointment.customer,
@@ -187,7 +196,12 @@ def _appointment_context(appointment: Appointment) -> dict:
         "answered": answers.sent,
         "work_items": work_items,
         "total": sum((w.price for w in work_items), Decimal("0.00")),
-        "timeline": timeline_for(appointment),
+        "timeline": timeline,
+        # The conversation: every message both ways, oldest first (from the timeline's).
+        "thread": thread,
+        "unread": sum(1 for message in thread if message.is_unread),
+        "quick_replies": quick_replies,
+        "reply_form": reply_form(appointment, thread, quick=chosen),
         "steps": _progress_steps(checkin),
     }
 
@@ -219,7 +233,8 @@ def appointment_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     template = APPOINTMENT_PAGE
     if request.htmx and request.htmx.target == "appointment-body":
         template += "#body"
-    return _page(request, access, template, _appointment_context(appointment))
+    context = appointment_context(appointment, quick=request.GET.get("quick", ""))
+    return page(request, access, template, context)
 
 
 def _done(request: HtmxHttpRequest, appointment: Appointment, message: str) -> HttpResponse:
@@ -248,7 +263,7 @@ def _dialog(
         template = f"{APPOINTMENT_PAGE}#dialog"
     else:
         template = "workshop/dialog_page.html"
-    return _page(
+    return page(
         request,
         access,
         template,
@@ -638,7 +653,7 @@ def workshop_day(request: HtmxHttpRequest) -> HttpResponse:
     access = staff_access(request)
     today = access.today()
     day = _day_from(request.GET.get("day", ""), today)
-    return _page(
+    return page(
         request,
         access,
         "workshop/workshop_day.html",
@@ -671,7 +686,7 @@ def workshop_appointment(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """One appointment as the workshop sees it: work, shared remarks and media; no prices."""
     appointment, access = get_appointment(staff_access(request), pk, office_only=False)
     job = _job(access, appointment)
-    return _page(
+    return page(
         request,
         access,
         "workshop/workshop_appointment.html",
