@@ -14,6 +14,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -21,8 +22,15 @@ from django.utils.translation import gettext
 from config.celery import publish
 from notifications import compose, gsm, texts
 from notifications.answers_words import Answer, parse
-from notifications.models import Message, QuickReply
-from workshop.models import DECLINE_WAITING, Appointment, AppointmentEvent, Channel, Membership
+from notifications.models import Message, MessageChannel, QuickReply
+from workshop.models import (
+    DECLINE_WAITING,
+    Appointment,
+    AppointmentEvent,
+    Channel,
+    Membership,
+    OnlineCheckIn,
+)
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +206,59 @@ def attach(message: Message, appointment: Appointment, user, now: datetime | Non
         if message.media_urls:
             transaction.on_commit(lambda: publish("notifications.fetch_media", [(message.pk,)]))
     return True
+
+
+def write_from_portal(checkin: OnlineCheckIn, body: str, *, key: str, photo=None) -> Message:
+    """What the customer writes on the check-in page, with a photo if they added one.
+
+    Once per form (`key`): a double tap or a resent post finds the message it wrote. A
+    photo goes through the checks of every upload (`portal.uploads`); refused, it raises
+    `UploadRejected` and the message is not written, so the customer can try again with
+    nothing lost. The message is taken in as any other (`received`).
+    """
+    from notifications import media
+
+    appointment = checkin.appointment
+    provider_id = f"portal:{key}"
+    existing = Message.objects.filter(direction=Message.Direction.IN, provider_id=provider_id)
+    if existing.exists():
+        return existing.get()
+    now = timezone.now()
+    with transaction.atomic():
+        message = Message.objects.create(
+            appointment=appointment,
+            customer=appointment.customer,
+            dealership=appointment.dealership,
+            channel=MessageChannel.PORTAL,
+            direction=Message.Direction.IN,
+            purpose=Purpose.REPLY,
+            language=texts.language_for(appointment),
+            recipient=appointment.dealership.name,
+            sender=appointment.customer.full_name,
+            body=body.strip(),
+            status=Message.Status.RECEIVED,
+            queued_at=now,
+            received_at=now,
+            provider_id=provider_id,
+        )
+        if photo is not None:
+            media.store_picture(message, photo)
+        received(message, now)
+    return message
+
+
+def portal_thread(appointment: Appointment) -> list[Message]:
+    """The conversation as the customer reads it on the check-in page: what they wrote,
+    by any channel, and what the workshop wrote back (not the invitations)."""
+    return list(
+        Message.objects.filter(appointment=appointment)
+        .filter(
+            Q(direction=Message.Direction.IN)
+            | Q(purpose__in=[Purpose.REPLY, Purpose.CONFIRMED, Purpose.DECLINED])
+        )
+        .exclude(status=Message.Status.CANCELLED)
+        .order_by("queued_at", "pk")
+    )
 
 
 # --- What the workshop answers ------------------------------------------------------------

@@ -56,12 +56,13 @@ def _download(url: str, into) -> int:
     return size
 
 
-def _remark_for(message: Message) -> CheckInItem:
+def remark_for(message: Message) -> CheckInItem:
+    """The remark that holds a message's pictures, made once per message."""
     appointment = message.appointment
     assert appointment is not None
     key = uuid.uuid5(uuid.NAMESPACE_URL, f"pitlane:message:{message.pk}")
     with translation.override(appointment.dealership.language):
-        subject = gettext("Pictures sent by SMS")
+        subject = gettext("Pictures sent with a message")
     remark, _created = CheckInItem.objects.get_or_create(
         checkin=appointment.checkin,
         idempotency_key=key,
@@ -87,7 +88,7 @@ def fetch_media(message_id: int) -> int:
     )
     if message is None or not message.media_urls:
         return 0
-    remark = _remark_for(message)
+    remark = remark_for(message)
     if remark.state != CheckInItem.State.DRAFT:
         return remark.attachments.count()  # done by an earlier run of this task
     Message.objects.filter(pk=message.pk).update(remark=remark)
@@ -108,8 +109,23 @@ def fetch_media(message_id: int) -> int:
             except requests.RequestException as error:
                 log.warning("Message %s: picture %s not fetched: %s", message.pk, number, error)
                 raise  # the task tries again later; what was stored stays, once
+    open_remark(remark)
+    return kept
+
+
+def open_remark(remark: CheckInItem) -> None:
+    """The pictures are in: the remark goes to staff (it pins, as any open item)."""
     with transaction.atomic():
         CheckInItem.objects.filter(pk=remark.pk, state=CheckInItem.State.DRAFT).update(
             state=CheckInItem.State.OPEN, submitted_at=timezone.now()
         )
-    return kept
+
+
+def store_picture(message: Message, upload: File) -> None:
+    """A picture the customer added to a message on the check-in page, checked as any
+    upload there (`UploadRejected` says why not, in the customer's language)."""
+    remark = remark_for(message)
+    Message.objects.filter(pk=message.pk).update(remark=remark)
+    message.remark = remark
+    store_upload(remark, upload)
+    open_remark(remark)

@@ -29,6 +29,15 @@ class Purpose(models.TextChoices):
     CONTACT_CHANGED = "contact_changed", _("Contact details changed")
 
 
+class MessageChannel(models.TextChoices):
+    """How a message travelled: the customer's channels, and for what they write on the
+    check-in page, the page itself (nothing is sent there: they read it there)."""
+
+    SMS = Channel.SMS.value, Channel.SMS.label
+    EMAIL = Channel.EMAIL.value, Channel.EMAIL.label
+    PORTAL = "portal", _("Check-in page")
+
+
 class MessageQuerySet(models.QuerySet["Message"]):
     def for_appointment(self, appointment: Appointment):
         return self.filter(appointment=appointment)
@@ -88,7 +97,7 @@ class Message(models.Model):
         related_name="messages",
         verbose_name=_("customer"),
     )
-    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    channel = models.CharField(_("channel"), max_length=8, choices=MessageChannel.choices)
     direction = models.CharField(_("direction"), max_length=4, choices=Direction.choices)
     purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose.choices)
     language = models.CharField(_("language"), max_length=8, blank=True)
@@ -139,9 +148,13 @@ class Message(models.Model):
     # Inbound pictures: the provider's addresses (one a line) until they are fetched
     # into `remark`, the check-in item that holds them as attachments.
     media_urls = models.TextField(_("media addresses"), blank=True)
+    # No database constraint and nothing done on delete: deleting a check-in item (a
+    # customer's draft) must not cost a query per delete to look for messages; a
+    # message whose remark is gone simply shows no pictures.
     remark = models.OneToOneField(
         "workshop.CheckInItem",
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         null=True,
         blank=True,
         related_name="message",

@@ -13,6 +13,7 @@ from notifications.transports import twilio_signature
 from tests.factories import AppointmentFactory, CustomerFactory, DealershipFactory, UserFactory
 from tests.notifications.conftest import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
 from tests.portal.media import jpeg_with_gps
+from tests.workshop.staffdata import media_root_fixture  # noqa: F401 - the media_root fixture
 from workshop.models import Appointment, AppointmentEvent, Attachment, CheckInItem, Membership
 
 pytestmark = pytest.mark.django_db
@@ -239,7 +240,7 @@ def test_an_advisor_who_did_not_ask_gets_nothing(
 
 
 def test_mms_pictures_become_checked_attachments_once_however_often_twilio_retries(
-    client, settings, twilio, booked, eager_tasks, django_capture_on_commit_callbacks
+    client, settings, twilio, booked, eager_tasks, django_capture_on_commit_callbacks, media_root
 ):
     photo = twilio.add_media("image/jpeg", jpeg_with_gps())
     not_a_photo = twilio.add_media("image/jpeg", b"MZ\x90\x00 definitely not a picture")
@@ -260,7 +261,7 @@ def test_mms_pictures_become_checked_attachments_once_however_often_twilio_retri
 
 
 def test_media_from_anywhere_but_the_provider_is_not_fetched(
-    client, settings, twilio, booked, eager_tasks, django_capture_on_commit_callbacks
+    client, settings, twilio, booked, eager_tasks, django_capture_on_commit_callbacks, media_root
 ):
     elsewhere = "http://127.0.0.1:9/evil.jpg"
     with django_capture_on_commit_callbacks(execute=True):
