@@ -68,6 +68,7 @@ NOT_SCHEDULED: dict[str, str] = {
 }
 STARTED = gettext_noop("Not sent: the appointment had started.")
 OPENED_MEANWHILE = gettext_noop("Not sent: the customer opened their link meanwhile.")
+ANSWERED_MEANWHILE = gettext_noop("Not sent: the customer answered meanwhile.")
 MOVED = gettext_noop("Not sent: the appointment moved; the invitation goes out when it is due.")
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
 START_WORDS = {"START", "UNSTOP"}
@@ -201,6 +202,8 @@ def _reason_not_to_send(message: Message, appointment: Appointment, now: datetim
         return STARTED
     if message.purpose == Purpose.REMINDER and appointment.checkin.opened_at is not None:
         return OPENED_MEANWHILE
+    if message.purpose == Purpose.CONFIRM_REQUEST and appointment.confirmation:
+        return ANSWERED_MEANWHILE
     if (
         message.purpose == Purpose.INVITATION
         and message.fallback_for_id is None

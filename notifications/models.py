@@ -22,6 +22,8 @@ class Purpose(models.TextChoices):
     REMINDER = "reminder", _("Reminder")
     CONFIRMATION = "confirmation", _("Confirmation")
     REPLY = "reply", _("Reply")
+    # "Reply YES or NO": asks the customer to confirm, a day or two before.
+    CONFIRM_REQUEST = "confirm_request", _("Request to confirm")
     # The short answer to a customer who confirmed or declined the appointment.
     CONFIRMED = "ack_confirmed", _("Thanks for confirming")
     DECLINED = "ack_declined", _("Noted that the customer cannot come")

@@ -34,6 +34,7 @@ def dispatch() -> None:
     """Run by beat every INVITATION_DISPATCH_SECONDS."""
     invitations.dispatch_due_invitations()
     invitations.dispatch_due_reminders()
+    invitations.dispatch_due_confirmation_requests()
 
 
 @shared_task(name="notifications.sweep", ignore_result=True)

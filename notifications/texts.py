@@ -247,9 +247,11 @@ def render(
         if override is not None:
             text = fill(override.body, values)
         else:
-            text = _render_template(
-                template_name(purpose, channel, language), context, autoescape=False
-            )
+            name = template_name(purpose, channel, language)
+            text = _render_template(name, context, autoescape=False)
+            if gsm.segments(gsm.clean_sms(text)) > 1 and context.get("booking_url"):
+                # A long booking address would split the SMS: the phone number says enough.
+                text = _render_template(name, {**context, "booking_url": ""}, autoescape=False)
         return Rendered(text=gsm.clean_sms(text))
 
     if override is not None:

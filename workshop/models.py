@@ -86,6 +86,14 @@ class Dealership(models.Model):
     reminders_enabled = models.BooleanField(
         _("send a reminder when the link was not opened"), default=True
     )
+    confirmation_request_days = models.PositiveSmallIntegerField(
+        _("ask customers to confirm this many days ahead"),
+        default=1,
+        help_text=_(
+            "A short message asks the customer to reply YES or NO, on the morning this "
+            "many days before the appointment; 0 asks nothing."
+        ),
+    )
     booking_url = models.URLField(
         _("booking page"),
         blank=True,
@@ -687,6 +695,9 @@ class OnlineCheckIn(models.Model):
     invitation_claim = models.UUIDField(null=True, blank=True, editable=False)
     invited_at = models.DateTimeField(_("invited at"), null=True, blank=True)
     reminded_at = models.DateTimeField(_("reminded at"), null=True, blank=True)
+    confirmation_asked_at = models.DateTimeField(
+        _("asked to confirm at"), null=True, blank=True
+    )
     opened_at = models.DateTimeField(_("first opened at"), null=True, blank=True)
     answered_at = models.DateTimeField(_("first answered at"), null=True, blank=True)
     last_answered_at = models.DateTimeField(_("last answered at"), null=True, blank=True)
