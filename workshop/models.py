@@ -695,9 +695,7 @@ class OnlineCheckIn(models.Model):
     invitation_claim = models.UUIDField(null=True, blank=True, editable=False)
     invited_at = models.DateTimeField(_("invited at"), null=True, blank=True)
     reminded_at = models.DateTimeField(_("reminded at"), null=True, blank=True)
-    confirmation_asked_at = models.DateTimeField(
-        _("asked to confirm at"), null=True, blank=True
-    )
+    confirmation_asked_at = models.DateTimeField(_("asked to confirm at"), null=True, blank=True)
     opened_at = models.DateTimeField(_("first opened at"), null=True, blank=True)
     answered_at = models.DateTimeField(_("first answered at"), null=True, blank=True)
     last_answered_at = models.DateTimeField(_("last answered at"), null=True, blank=True)
