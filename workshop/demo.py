@@ -419,6 +419,10 @@ class Seeder:
                     "change_messagetext",
                     "delete_messagetext",
                     "view_messagetext",
+                    "add_quickreply",
+                    "change_quickreply",
+                    "delete_quickreply",
+                    "view_quickreply",
                     "view_message",
                 ],
             )
