@@ -20,7 +20,7 @@ from notifications import conversation
 from notifications.models import Message
 from workshop import views
 from workshop.access import StaffAccess, get_appointment, staff_access
-from workshop.models import Appointment, Channel
+from workshop.models import Appointment, Channel, Membership
 
 INBOX_SIZE = 100
 
@@ -149,7 +149,10 @@ def _inbox_page(request, access: StaffAccess, forms_by_message: dict[int, Attach
         for message in waiting
     ]
     return views.page(
-        request, access, "workshop/inbox.html", {"nav": "inbox", "rows": rows, "limit": INBOX_SIZE}
+        request,
+        access,
+        "workshop/inbox.html",
+        {"nav": "inbox", "rows": rows, "limit": INBOX_SIZE},
     )
 
 
@@ -175,3 +178,19 @@ def attach(request, message_pk: int) -> HttpResponse:
     response = _inbox_page(request, access, {message.pk: form})
     response.status_code = 400
     return response
+
+
+@login_required
+@require_POST
+def message_alerts(request) -> HttpResponse:
+    """An advisor chooses whether to get an e-mail when a customer of theirs writes (in
+    the dealership they work in now)."""
+    access = staff_access(request)
+    access.require_office()
+    wanted = request.POST.get("email_on_customer_message") == "on"
+    Membership.objects.filter(pk=access.membership.pk).update(email_on_customer_message=wanted)
+    if wanted:
+        messages.success(request, _("You get an e-mail when a customer of yours writes."))
+    else:
+        messages.success(request, _("You no longer get e-mails when customers write."))
+    return redirect("workshop:inbox")

@@ -47,6 +47,7 @@ urlpatterns = [
         name="decline_handled",
     ),
     path("inbox/", conversation_views.inbox, name="inbox"),
+    path("inbox/alerts/", conversation_views.message_alerts, name="message_alerts"),
     path("inbox/<int:message_pk>/attach/", conversation_views.attach, name="attach_message"),
     path("appointments/<int:pk>/job-card.pdf", views.job_card, name="job_card"),
     path("attachments/<int:pk>/<str:variant>/", views.attachment_file, name="attachment"),

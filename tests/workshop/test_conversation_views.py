@@ -292,3 +292,18 @@ def test_another_dealerships_unmatched_message_cannot_be_attached(staff_client, 
         reverse("workshop:attach_message", args=[stray.pk]), {f"m{stray.pk}-reference": "DMS-1"}
     )
     assert response.status_code == 404
+
+
+def test_an_advisor_opts_in_to_an_email_when_their_customers_write(
+    staff_client, receptionist, dealership
+):
+    url = reverse("workshop:message_alerts")
+    staff_client.post(url, {"email_on_customer_message": "on"})
+    membership = receptionist.memberships.get(dealership=dealership)
+    assert membership.email_on_customer_message
+    page = staff_client.get(reverse("workshop:inbox")).content.decode()
+    assert re.search(r'<input[^>]*id="email-alerts"[^>]*checked', page)
+
+    staff_client.post(url, {})
+    membership.refresh_from_db()
+    assert not membership.email_on_customer_message
