@@ -14,6 +14,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponseForbidden
 from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
 from django_ratelimit.decorators import ratelimit
@@ -95,10 +96,17 @@ def portal_view(view: PortalView, *, until_closed: bool = False) -> Callable[...
                 else checkin.is_closed
             )
             if closed:
+                talking = checkin.appointment.status == Appointment.Status.SCHEDULED
                 response: HttpResponseBase = TemplateResponse(
                     request,
                     "portal/closed.html",
-                    {"dealership": checkin.appointment.dealership},
+                    {
+                        "dealership": checkin.appointment.dealership,
+                        # The check-in closed; the conversation goes on (see above).
+                        "messages_url": (
+                            reverse("portal:messages", args=[checkin.token]) if talking else ""
+                        ),
+                    },
                     status=410,
                 )
             else:

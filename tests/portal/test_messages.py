@@ -100,7 +100,9 @@ def test_messages_stay_open_after_the_start_until_the_appointment_closes(client,
     Appointment.objects.filter(pk=checkin.appointment_id).update(
         starts_at=timezone.now() - timezone.timedelta(minutes=10)
     )
-    assert client.get(url(checkin, "review")).status_code == 410  # the check-in closed
+    closed = client.get(url(checkin, "review"))
+    assert closed.status_code == 410  # the check-in closed, and says where to write
+    assert url(checkin, "messages") in closed.content.decode()
     assert client.get(url(checkin, "messages")).status_code == 200
     client.post(url(checkin, "messages"), {"body": "Is hij klaar?", "key": ""})
     assert Message.objects.filter(body="Is hij klaar?").exists()
