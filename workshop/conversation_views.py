@@ -69,7 +69,6 @@ def _back(request, appointment: Appointment) -> HttpResponse:
 @require_POST
 def reply(request, pk: int) -> HttpResponse:
     appointment, access = get_appointment(staff_access(request), pk)
-    context = views.appointment_context(appointment)
     form = ReplyForm(request.POST, appointment=appointment)
     if form.is_valid():
         try:
@@ -85,7 +84,10 @@ def reply(request, pk: int) -> HttpResponse:
             messages.success(request, _("Your answer is on its way."))
             return _back(request, appointment)
     template = views.APPOINTMENT_PAGE + ("#reply_form" if request.htmx else "")
-    response = views.page(request, access, template, {**context, "reply_form": form})
+    context = {"appointment": appointment, "reply_form": form}
+    if not request.htmx:  # the whole page, with the form as it was posted
+        context = {**views.appointment_context(appointment), **context}
+    response = views.page(request, access, template, context)
     response.status_code = 400
     return response
 

@@ -124,3 +124,15 @@ def test_the_messages_page_stays_within_the_budget(client, checkin):
         conversation.write_from_portal(checkin, "Een vraag " * 20, key=f"k{n}")
     response = client.get(url(checkin, "messages"))
     assert len(response.content) < 60_000
+
+
+def test_writing_runs_a_fixed_number_of_queries(client, checkin, django_assert_num_queries):
+    client.post(url(checkin, "seen"))  # the page's script: the visit is recorded
+    for size in (1, 10):
+        for n in range(size):
+            conversation.write_from_portal(checkin, f"Vraag {size}.{n}", key=f"{size}-{n}")
+            conversation.send_reply(checkin.appointment, user=None, channel="sms", body="Ok")
+        # the check-in; the form's key looked up, the message written, in a transaction
+        with django_assert_num_queries(5):
+            response = client.post(url(checkin, "messages"), {"body": "Nog iets", "key": ""})
+        assert response.status_code == 302

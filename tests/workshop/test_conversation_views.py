@@ -307,3 +307,32 @@ def test_an_advisor_opts_in_to_an_email_when_their_customers_write(
     staff_client.post(url, {})
     membership.refresh_from_db()
     assert not membership.email_on_customer_message
+
+
+def test_a_reply_and_the_inbox_run_a_fixed_number_of_queries(
+    staff_client, dealership, django_assert_num_queries
+):
+    appointment = AppointmentFactory(dealership=dealership)
+    reply_url = reverse("workshop:reply", args=[appointment.pk])
+    staff_client.get(reverse("workshop:inbox"))
+    for size in (1, 10):
+        for n in range(size):
+            written(appointment, f"Vraag {size}.{n}")
+            Message.objects.create(
+                dealership=dealership,
+                channel="sms",
+                direction="in",
+                purpose="reply",
+                recipient="+3225550100",
+                sender=f"+3247000{size:02d}{n:02d}",
+                body="Wie ben ik?",
+                status="received",
+            )
+        # session, user, memberships, the appointment; then the reply written and the
+        # conversation read, in one transaction
+        with django_assert_num_queries(8):
+            response = staff_client.post(reply_url, {"channel": "sms", "body": "Ja."}, headers=HTMX)
+        assert response.status_code == 204
+        # session, user, memberships, the unmatched messages with their customers
+        with django_assert_num_queries(4):
+            staff_client.get(reverse("workshop:inbox"))
