@@ -363,3 +363,14 @@ def test_a_short_booking_address_fits_in_the_declines_sms():
     sms = texts.render("ack_declined", "sms", appointment).text
     assert "https://g.be/b" in sms
     assert gsm.segments(sms) == 1
+
+
+def test_the_demos_quick_replies_pass_the_checks_managers_get():
+    from workshop.demo import QUICK_REPLIES
+
+    for language, replies in QUICK_REPLIES.items():
+        for _name, body in replies:
+            errors = texts.check_override(
+                purpose="reply", channel="sms", language=language, subject="", body=body
+            )
+            assert errors == {}, (body, errors)
