@@ -7,14 +7,28 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from notifications.models import InboundEmail, Message, MessageAttachment, MessageText
-from notifications.texts import PLACEHOLDERS, REQUIRED_PLACEHOLDERS, check_override
+from notifications.models import (
+    InboundEmail,
+    Message,
+    MessageAttachment,
+    MessageText,
+    Purpose,
+    QuickReply,
+)
+from notifications.texts import (
+    COMMON_PLACEHOLDERS,
+    PLACEHOLDERS,
+    REQUIRED_PLACEHOLDERS,
+    check_override,
+)
 from workshop.admin import ManagedByDealershipAdmin, managed_dealerships
 
 
 def placeholder_help() -> str:
     rows = []
     for purpose, names in PLACEHOLDERS.items():
+        if purpose not in MessageText.TextPurpose.values:
+            continue
         required = ", ".join("{%s}" % n for n in REQUIRED_PLACEHOLDERS.get(purpose, ()))  # noqa: UP031
         listed = ", ".join("{%s} (%s)" % (n, label) for n, label in names.items())  # noqa: UP031
         rows.append((MessageText.TextPurpose(purpose).label, listed, required or "-"))
@@ -96,6 +110,49 @@ class InboundEmailInline(ReadOnlyInline):
 class MessageAttachmentInline(ReadOnlyInline):
     model = MessageAttachment
     fields = ["original_name", "state", "kind", "content_type", "size", "rejection_reason"]
+
+
+class QuickReplyForm(forms.ModelForm):
+    """A quick reply, checked as a message text: known placeholders only, and only
+    characters an SMS can carry (it may go out by SMS)."""
+
+    class Meta:
+        model = QuickReply
+        fields = ["dealership", "name", "language", "body", "position"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 6, "cols": 80})}
+
+    def clean(self) -> dict:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        errors = check_override(
+            purpose=Purpose.REPLY,
+            channel="sms",
+            language=cleaned["language"],
+            subject="",
+            body=cleaned.get("body", ""),
+        )
+        for field_name, messages in errors.items():
+            for message in messages:
+                self.add_error(field_name, str(message))
+        return cleaned
+
+
+@admin.register(QuickReply)
+class QuickReplyAdmin(ManagedByDealershipAdmin):
+    form = QuickReplyForm
+    list_display = ["name", "language", "dealership", "position"]
+    list_filter = ["dealership", "language"]
+    list_editable = ["position"]
+    readonly_fields = ["placeholders"]
+    fields = ["dealership", "name", "language", "body", "position", "placeholders"]
+
+    @admin.display(description=_("Placeholders"))
+    def placeholders(self, obj: QuickReply | None) -> str:
+        return ", ".join(
+            "{%s} (%s)" % (name, label)  # noqa: UP031
+            for name, label in COMMON_PLACEHOLDERS.items()
+        )
 
 
 @admin.register(Message)

@@ -32,11 +32,19 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
+from config.celery import publish
 from notifications import compose, schedule, texts, transports
 from notifications.models import Message
 from notifications.transports import DeliveryUnknown, TransportError, transport_for
 from workshop.daylist import list_changed
-from workshop.models import Appointment, AppointmentEvent, Channel, Customer, OnlineCheckIn
+from workshop.models import (
+    Appointment,
+    AppointmentEvent,
+    Channel,
+    Customer,
+    Dealership,
+    OnlineCheckIn,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +73,7 @@ NOT_SCHEDULED: dict[str, str] = {
 }
 STARTED = gettext_noop("Not sent: the appointment had started.")
 OPENED_MEANWHILE = gettext_noop("Not sent: the customer opened their link meanwhile.")
+ANSWERED_MEANWHILE = gettext_noop("Not sent: the customer answered meanwhile.")
 MOVED = gettext_noop("Not sent: the appointment moved; the invitation goes out when it is due.")
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
 START_WORDS = {"START", "UNSTOP"}
@@ -220,8 +229,7 @@ def _let_go(claim: uuid.UUID, ids: list[int] | None = None) -> list[int]:
 
 def _ready_to_send(message: Message, now: datetime) -> bool:
     """Checks a claimed message still has to go, as written; records why not if not."""
-    appointment = message.appointment
-    assert appointment is not None
+    appointment = _appointment(message)
     reason = _reason_not_to_send(message, appointment, now)
     if reason:
         _cancel(message, reason)
@@ -234,7 +242,13 @@ def _ready_to_send(message: Message, now: datetime) -> bool:
         )
         fail(message, why, from_statuses=[Status.SENDING], now=now)
         return False
-    if not message.keeps_its_recipient and (
+    if message.is_free_text:
+        # Typed by staff: never re-rendered, only re-addressed.
+        address = compose.address_for(appointment.customer, message.channel)
+        if message.recipient != address:
+            message.recipient = address
+            message.save(update_fields=["recipient"])
+    elif not message.keeps_its_recipient and (
         appointment.updated_at > message.queued_at
         or message.recipient != compose.address_for(appointment.customer, message.channel)
     ):
@@ -342,10 +356,14 @@ def _by_pk(values: dict[int, str]) -> Value | Case:
 def _reason_not_to_send(message: Message, appointment: Appointment, now: datetime) -> str:
     if appointment.status != Appointment.Status.SCHEDULED:
         return NOT_SCHEDULED[appointment.status]
+    if message.is_free_text:
+        return ""  # staff answering the customer while the car is in the workshop
     if appointment.starts_at <= now:
         return STARTED
     if message.purpose == Purpose.REMINDER and appointment.checkin.opened_at is not None:
         return OPENED_MEANWHILE
+    if message.purpose == Purpose.CONFIRM_REQUEST and appointment.confirmation:
+        return ANSWERED_MEANWHILE
     if (
         message.purpose == Purpose.INVITATION
         and message.fallback_for_id is None
@@ -415,8 +433,9 @@ def _channels_tried(message: Message) -> set[str]:
 def _follow_up(
     message: Message, appointment: Appointment, reason: str, now: datetime
 ) -> Message | None:
-    if message.keeps_its_recipient:
-        return None  # its failure shows on the timeline; the customer is reachable as before
+    if message.keeps_its_recipient or message.is_free_text:
+        # Its failure shows on the timeline and in the conversation, where staff typed it.
+        return None
     if appointment.status == Appointment.Status.SCHEDULED and appointment.starts_at > now:
         tried = _channels_tried(message)
         remaining = [c for c in appointment.customer.channels_to_try() if c not in tried]
@@ -549,9 +568,20 @@ def _opt_in(phone: str, appointment: Appointment | None, now: datetime) -> None:
         )
 
 
-def record_inbound(*, sender: str, to: str, body: str, provider_id: str) -> Message:
-    """An SMS from a customer: on the timeline of the appointment we last wrote them
-    about (else their latest appointment); STOP and START change whether we may text."""
+def record_inbound(
+    *, sender: str, to: str, body: str, provider_id: str, media_urls: list[str] | None = None
+) -> Message:
+    """An SMS from a customer, once per provider id (the provider retries webhooks).
+
+    It joins the conversation of the sender's nearest open appointment at the dealership
+    whose number it was sent to (`match_sender`); with none it waits in the dealership's
+    inbox of unmatched messages. STOP and START change whether we may text; anything
+    else goes to `conversation.received` (one-word answers, unread, the advisor).
+    Pictures (MMS) are fetched by a task, as they can take longer than the provider
+    waits for our answer.
+    """
+    from notifications import conversation
+
     now = timezone.now()
     if provider_id:
         existing = Message.objects.filter(
@@ -559,13 +589,14 @@ def record_inbound(*, sender: str, to: str, body: str, provider_id: str) -> Mess
         ).first()
         if existing:
             return existing  # Twilio retried the webhook
-    appointment, customer = _match_sender(sender)
+    appointment, customer, dealership = match_sender(sender, to, now)
     with transaction.atomic():
         try:
             with transaction.atomic():
                 message = Message.objects.create(
                     appointment=appointment,
                     customer=customer,
+                    dealership=dealership,
                     channel=Channel.SMS,
                     direction=Message.Direction.IN,
                     purpose=Purpose.REPLY,
@@ -576,40 +607,56 @@ def record_inbound(*, sender: str, to: str, body: str, provider_id: str) -> Mess
                     queued_at=now,
                     received_at=now,
                     provider_id=provider_id,
+                    media_urls="\n".join(media_urls or []),
                 )
         except IntegrityError:
             return Message.objects.get(direction=Message.Direction.IN, provider_id=provider_id)
         keyword = body.strip().upper()
         if keyword in STOP_WORDS:
             opt_out(sender, appointment, now, detail=body.strip())  # the word they sent
+            Message.objects.filter(pk=message.pk).update(read_at=now)
         elif keyword in START_WORDS:
             _opt_in(sender, appointment, now)
+            Message.objects.filter(pk=message.pk).update(read_at=now)
+        else:
+            conversation.received(message, now)
+            if message.media_urls and appointment is not None:
+                pk = message.pk
+                transaction.on_commit(lambda: publish("notifications.fetch_media", [(pk,)]))
     return message
 
 
-def _match_sender(phone: str) -> tuple[Appointment | None, Customer | None]:
-    last = (
-        Message.objects.filter(
-            direction=Message.Direction.OUT,
-            channel=Channel.SMS,
-            recipient=phone,
-            appointment__isnull=False,
-        )
-        .select_related("appointment", "customer")
-        .order_by("-queued_at", "-pk")
-        .first()
-    )
-    if last is not None:
-        return last.appointment, last.customer
+def match_sender(
+    phone: str, to: str = "", now: datetime | None = None
+) -> tuple[Appointment | None, Customer | None, Dealership | None]:
+    """The appointment an SMS from `phone` to our number `to` is about: the sender's
+    nearest open one (scheduled, not over yet), at the dealership whose own number `to`
+    is, if it is one. With none: the customer and dealership it came from, if known."""
+    now = now or timezone.now()
+    dealership = Dealership.objects.filter(sms_number=to).first() if to else None
+    here: dict[str, object] = {"dealership": dealership} if dealership else {}
     appointment = (
-        Appointment.objects.filter(customer__phone=phone)
-        .select_related("customer")
-        .order_by("-starts_at")
+        Appointment.objects.filter(
+            customer__phone=phone,
+            status=Appointment.Status.SCHEDULED,
+            ends_at__gt=now,
+            **here,
+        )
+        .select_related("customer", "dealership")
+        .order_by("starts_at", "pk")
         .first()
     )
     if appointment is not None:
-        return appointment, appointment.customer
-    return None, Customer.objects.filter(phone=phone).first()
+        return appointment, appointment.customer, appointment.dealership
+    customer = (
+        Customer.objects.filter(phone=phone, **here)
+        .select_related("dealership")
+        .order_by("-pk")
+        .first()
+    )
+    if customer is not None:
+        return None, customer, customer.dealership
+    return None, None, dealership
 
 
 # --- The sweep ---------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 from PIL import Image
 
-from notifications import delivery
+from notifications import conversation, delivery
 from notifications.email_parse import BOUNCE, ParsedEmail, Part, once_key, parse
 from notifications.models import InboundEmail, Message, MessageAttachment, ReplyAddress
 from portal.uploads import media as uploaded
@@ -58,6 +58,7 @@ def store_inbound_email(raw: bytes, *, envelope_recipients: Iterable[str] = ()) 
     if dealership is None and customer is not None:
         dealership = customer.dealership
     now = timezone.now()
+    automatic = parsed.kind != InboundEmail.Kind.NORMAL
     stored: list[str] = []
     try:
         with transaction.atomic():
@@ -78,6 +79,10 @@ def store_inbound_email(raw: bytes, *, envelope_recipients: Iterable[str] = ()) 
                         queued_at=now,
                         received_at=now,
                         provider_id=key,
+                        dealership=dealership,
+                        # An out-of-office or a bounce answers nothing and waits on nobody.
+                        auto_reply=automatic,
+                        read_at=now if automatic else None,
                     )
             except IntegrityError:  # the same mail, stored a moment ago by another door
                 return Message.objects.get(direction=Message.Direction.IN, provider_id=key)
@@ -103,10 +108,11 @@ def store_inbound_email(raw: bytes, *, envelope_recipients: Iterable[str] = ()) 
                     from_statuses=[Status.SENDING, Status.SENT, Status.DELIVERED],
                     now=now,
                 )
+            if not automatic:
+                conversation.received(message, now)
     except BaseException:
         _delete(stored)
         raise
-    # The lead adds here: conversation.received(message) (not for auto-replies, bounces).
     return message
 
 

@@ -27,6 +27,7 @@ from workshop.models import Appointment, AppointmentEvent, Channel, Dealership, 
 
 BATCH_SIZE = 500
 RESEND_INTERVAL = timedelta(minutes=10)
+CONFIRMATION_REQUEST_AFTER_INVITATION = timedelta(hours=4)
 
 Invitation = OnlineCheckIn.InvitationStatus
 Purpose = Message.Purpose
@@ -217,6 +218,61 @@ def dispatch_due_reminders(now: datetime | None = None) -> list[Message]:
         claim={"reminded_at": now},
         write=lambda appointments: _write_reminders(appointments, now, overrides),
     )
+
+
+def dispatch_due_confirmation_requests(now: datetime | None = None) -> list[Message]:
+    """Asks each invited customer who has not said whether they come to reply YES or
+    NO, `Dealership.confirmation_request_days` days ahead (in its calendar), once, by
+    the customer's preferred usable channel. An answer (`notifications.conversation`)
+    by any channel before that makes the request unnecessary."""
+    now = now or timezone.now()
+    dealerships = [d for d in _open_dealerships(now) if d.confirmation_request_days]
+    if not dealerships:
+        return []
+    horizons = Q()
+    for dealership in dealerships:
+        today = now.astimezone(dealership.tz).date()
+        end = dealership.local_day_bounds(
+            today + timedelta(days=dealership.confirmation_request_days)
+        )[1]
+        horizons |= Q(appointment__dealership=dealership, appointment__starts_at__lt=end)
+    due = (
+        OnlineCheckIn.objects.still_open(now)
+        .filter(horizons)
+        .filter(
+            appointment__confirmation=Appointment.Confirmation.NO_ANSWER,
+            invitation_status__in=[Invitation.SENT, Invitation.DELIVERED],
+            # Not straight after the invitation of a late booking.
+            invited_at__lt=now - CONFIRMATION_REQUEST_AFTER_INVITATION,
+            confirmation_asked_at__isnull=True,
+        )
+        .order_by()
+    )
+    overrides = compose.overrides_for(d.pk for d in dealerships)
+    return _claim_in_batches(
+        due,
+        dealerships,
+        still_due=Q(confirmation_asked_at__isnull=True),
+        claim={"confirmation_asked_at": now},
+        write=lambda appointments: _write_confirmation_requests(appointments, now, overrides),
+    )
+
+
+def _write_confirmation_requests(
+    appointments: list[Appointment], now: datetime, overrides
+) -> list[Message]:
+    messages = []
+    for appointment in appointments:
+        usable = appointment.customer.channels_to_try()
+        if usable:
+            messages.append(
+                compose.build_message(
+                    appointment, Purpose.CONFIRM_REQUEST, usable[0], now=now, overrides=overrides
+                )
+            )
+    Message.objects.bulk_create(messages)
+    compose.enqueue(messages)
+    return messages
 
 
 def _write_reminders(appointments: list[Appointment], now: datetime, overrides) -> list[Message]:

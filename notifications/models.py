@@ -4,6 +4,7 @@ import base64
 import re
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -29,8 +30,22 @@ class Purpose(models.TextChoices):
     REMINDER = "reminder", _("Reminder")
     CONFIRMATION = "confirmation", _("Confirmation")
     REPLY = "reply", _("Reply")
+    # "Reply YES or NO": asks the customer to confirm, a day or two before.
+    CONFIRM_REQUEST = "confirm_request", _("Request to confirm")
+    # The short answer to a customer who confirmed or declined the appointment.
+    CONFIRMED = "ack_confirmed", _("Thanks for confirming")
+    DECLINED = "ack_declined", _("Noted that the customer cannot come")
     # To the former e-mail address or mobile number, after the customer changed it.
     CONTACT_CHANGED = "contact_changed", _("Contact details changed")
+
+
+class MessageChannel(models.TextChoices):
+    """How a message travelled: the customer's channels, and for what they write on the
+    check-in page, the page itself (nothing is sent there: they read it there)."""
+
+    SMS = Channel.SMS.value, Channel.SMS.label
+    EMAIL = Channel.EMAIL.value, Channel.EMAIL.label
+    PORTAL = "portal", _("Check-in page")
 
 
 class MessageQuerySet(models.QuerySet["Message"]):
@@ -39,6 +54,18 @@ class MessageQuerySet(models.QuerySet["Message"]):
 
     def outbound(self):
         return self.filter(direction=Message.Direction.OUT)
+
+    def inbound(self):
+        return self.filter(direction=Message.Direction.IN)
+
+    def unread(self):
+        """From the customer, about an appointment, and nobody in the office read it:
+        it pins its appointment (`Appointment.objects.pinned`)."""
+        return self.inbound().filter(read_at__isnull=True, appointment__isnull=False)
+
+    def unmatched(self, dealership_ids):
+        """The dealerships' inbox: messages we could not put with an appointment."""
+        return self.inbound().filter(appointment__isnull=True, dealership_id__in=dealership_ids)
 
 
 class Message(models.Model):
@@ -80,7 +107,7 @@ class Message(models.Model):
         related_name="messages",
         verbose_name=_("customer"),
     )
-    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    channel = models.CharField(_("channel"), max_length=8, choices=MessageChannel.choices)
     direction = models.CharField(_("direction"), max_length=4, choices=Direction.choices)
     purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose.choices)
     language = models.CharField(_("language"), max_length=8, blank=True)
@@ -106,6 +133,46 @@ class Message(models.Model):
     # The status-callback URL carries this random key instead of our primary key.
     callback_key = models.CharField(max_length=32, unique=True, default=new_callback_key)
     # The message this one replaces after a permanent failure on the other channel.
+    # Inbound: the dealership it came to (its number, or the customer's), for the inbox
+    # of messages that matched no appointment.
+    dealership = models.ForeignKey(
+        Dealership,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("dealership"),
+    )
+    # Inbound: when someone in the office read it (or answered, or it was a one-word
+    # answer the system took); until then it pins the appointment.
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    # An out-of-office or other automatic reply (the e-mail side flags them): it never
+    # confirms or declines anything.
+    auto_reply = models.BooleanField(_("automatic reply"), default=False)
+    # Outbound replies typed by staff: who wrote it.
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("written by"),
+    )
+    # Inbound pictures: the provider's addresses (one a line) until they are fetched
+    # into `remark`, the check-in item that holds them as attachments.
+    media_urls = models.TextField(_("media addresses"), blank=True)
+    # No database constraint and nothing done on delete: deleting a check-in item (a
+    # customer's draft) must not cost a query per delete to look for messages; a
+    # message whose remark is gone simply shows no pictures.
+    remark = models.OneToOneField(
+        "workshop.CheckInItem",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="message",
+        verbose_name=_("photos as a remark"),
+    )
     fallback_for = models.OneToOneField(
         "self",
         on_delete=models.SET_NULL,
@@ -141,6 +208,18 @@ class Message(models.Model):
             models.Index(fields=["provider_id"], name="message_provider_idx"),
             # An inbound SMS finds the last message we sent to its number.
             models.Index(fields=["recipient", "queued_at"], name="message_recipient_idx"),
+            # Pinned appointments and the nav's count: unread messages from customers.
+            models.Index(
+                fields=["appointment"],
+                name="message_unread_idx",
+                condition=Q(direction="in", read_at__isnull=True, appointment__isnull=False),
+            ),
+            # A dealership's inbox of messages that matched no appointment.
+            models.Index(
+                fields=["dealership", "queued_at"],
+                name="message_unmatched_idx",
+                condition=Q(direction="in", appointment__isnull=True),
+            ),
             # The sweep: messages still waiting for, or stuck in, a send.
             models.Index(
                 fields=["status", "queued_at"],
@@ -159,6 +238,15 @@ class Message(models.Model):
     @property
     def is_outbound(self) -> bool:
         return self.direction == self.Direction.OUT
+
+    @property
+    def is_free_text(self) -> bool:
+        """Typed by staff, not rendered from a template: never re-rendered."""
+        return self.purpose == Purpose.REPLY
+
+    @property
+    def is_unread(self) -> bool:
+        return not self.is_outbound and self.read_at is None
 
     @property
     def keeps_its_recipient(self) -> bool:
@@ -349,3 +437,32 @@ class MessageAttachment(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class QuickReply(models.Model):
+    """A dealership's ready answer for the conversation, per language, with the same
+    `{placeholders}` as its message texts; staff pick it and may edit before sending."""
+
+    dealership = models.ForeignKey(
+        Dealership,
+        on_delete=models.CASCADE,
+        related_name="quick_replies",
+        verbose_name=_("dealership"),
+    )
+    name = models.CharField(_("name"), max_length=60, help_text=_("What staff pick it by."))
+    language = models.CharField(_("language"), max_length=8, choices=LANGUAGE_CHOICES)
+    body = models.TextField(_("text"))
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name = _("quick reply")
+        verbose_name_plural = _("quick replies")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dealership", "name", "language"], name="quick_reply_once_per_language"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"

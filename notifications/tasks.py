@@ -6,11 +6,12 @@ that hangs cannot hold up dispatch, the sweeps and photo checks on the default q
 
 import time
 
+import requests
 from celery import shared_task
 from django.conf import settings
 
 from config.celery import RETRY_ON_DATABASE_ERRORS, publish
-from notifications import delivery, invitations
+from notifications import delivery, invitations, media
 
 # Stopped (prefork pool) well before the sweep takes a message still "sending" for one
 # whose worker died, so the two never overlap.
@@ -55,6 +56,7 @@ def dispatch() -> None:
     """Run by beat every INVITATION_DISPATCH_SECONDS."""
     invitations.dispatch_due_invitations()
     invitations.dispatch_due_reminders()
+    invitations.dispatch_due_confirmation_requests()
 
 
 @shared_task(name="notifications.sweep", ignore_result=True)
@@ -66,3 +68,24 @@ def sweep() -> None:
 @shared_task(name="notifications.noop", ignore_result=True)
 def noop(number: int = 0) -> None:
     """Does nothing: the baseline `benchmarks/dispatch` compares sending with."""
+
+
+@shared_task(name="notifications.tell_advisor", ignore_result=True)
+def tell_advisor(message_id: int) -> None:
+    """The advisor's e-mail that their customer wrote (opt-in, best effort)."""
+    from notifications import conversation
+
+    conversation.tell_advisor(message_id)
+
+
+@shared_task(
+    bind=True,
+    name="notifications.fetch_media",
+    ignore_result=True,
+    autoretry_for=(requests.RequestException,),
+    retry_backoff=30,
+    max_retries=5,
+)
+def fetch_media(self, message_id: int) -> None:
+    """A customer's MMS pictures, from the provider into the conversation."""
+    media.fetch_media(message_id)

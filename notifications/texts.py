@@ -60,6 +60,8 @@ PLACEHOLDERS: dict[str, dict[str, object]] = {
         "remarks": _("the subjects of the customer's remarks"),
     },
 }
+# Quick replies in the conversation (`QuickReply`) use the common ones.
+PLACEHOLDERS[Purpose.REPLY] = COMMON_PLACEHOLDERS
 # Without these the message has no point.
 REQUIRED_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     Purpose.INVITATION: ("link",),
@@ -178,6 +180,7 @@ def values_for(
         "vehicle": f"{vehicle.make} {vehicle.model}".strip(),
         "plate": vehicle.plate,
         "link": appointment.checkin.link,
+        "booking_url": dealership.booking_url,
     }
     if confirmation is not None:
         values["accepted"] = "\n".join(f"{name}: {price}" for name, price in confirmation.accepted)
@@ -247,9 +250,11 @@ def render(
         if override is not None:
             text = fill(override.body, values)
         else:
-            text = _render_template(
-                template_name(purpose, channel, language), context, autoescape=False
-            )
+            name = template_name(purpose, channel, language)
+            text = _render_template(name, context, autoescape=False)
+            if gsm.segments(gsm.clean_sms(text)) > 1 and context.get("booking_url"):
+                # A long booking address would split the SMS: the phone number says enough.
+                text = _render_template(name, {**context, "booking_url": ""}, autoescape=False)
         return Rendered(text=gsm.clean_sms(text))
 
     if override is not None:

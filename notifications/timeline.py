@@ -18,7 +18,7 @@ def timeline_for(appointment: Appointment) -> list[Entry]:
     """Oldest first; two queries whatever the length. Times are UTC: show them in the
     dealership's time zone."""
     events = appointment.events.select_related("user")
-    messages = Message.objects.for_appointment(appointment)
+    messages = Message.objects.for_appointment(appointment).select_related("author")
     entries = [Entry(at=e.at, event=e) for e in events]
     entries += [Entry(at=m.received_at or m.queued_at, message=m) for m in messages]
     return sorted(entries, key=lambda entry: entry.at)

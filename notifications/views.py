@@ -18,6 +18,7 @@ from workshop.access import is_mechanic, staff_access
 from workshop.models import Channel
 
 OUTBOX_PAGE_SIZE = 50
+MAX_MEDIA = 10  # Twilio's own limit per MMS
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
@@ -54,11 +55,16 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
     """An SMS a customer sent to our number; we answer with empty TwiML (no reply)."""
     if not _signed_by_twilio(request):
         return HttpResponseForbidden("Invalid signature")
+    try:
+        pictures = min(int(request.POST.get("NumMedia", "0") or 0), MAX_MEDIA)
+    except ValueError:
+        pictures = 0
     delivery.record_inbound(
         sender=request.POST.get("From", ""),
         to=request.POST.get("To", ""),
         body=request.POST.get("Body", ""),
         provider_id=request.POST.get("MessageSid", ""),
+        media_urls=[url for n in range(pictures) if (url := request.POST.get(f"MediaUrl{n}", ""))],
     )
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
 

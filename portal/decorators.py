@@ -14,6 +14,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponseForbidden
 from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
 from django_ratelimit.decorators import ratelimit
@@ -22,7 +23,7 @@ from config.htmx import HtmxHttpRequest
 from portal import visits
 from portal.tokens import find_checkin
 from workshop.checkin import record_opened
-from workshop.models import OnlineCheckIn
+from workshop.models import Appointment, OnlineCheckIn
 
 LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
 
@@ -69,7 +70,7 @@ def page_language(request: HttpRequest, checkin: OnlineCheckIn) -> str:
     return checkin.appointment.dealership.language
 
 
-def portal_view(view: PortalView) -> Callable[..., HttpResponseBase]:
+def portal_view(view: PortalView, *, until_closed: bool = False) -> Callable[..., HttpResponseBase]:
     """Wraps a view taking (request, checkin, ...) in place of (request, token, ...).
 
     Exempt from Django's CSRF check, on purpose: the secret in the URL is the only
@@ -95,11 +96,25 @@ def portal_view(view: PortalView) -> Callable[..., HttpResponseBase]:
         # The customer's language, and every time in the dealership's local time; the
         # page is rendered inside, so neither outlives this request.
         with translation.override(language), timezone.override(checkin.appointment.dealership.tz):
-            if checkin.is_closed:
+            # The check-in closes when the appointment starts; the conversation stays
+            # until the appointment is done or cancelled (`portal_view_until_closed`).
+            closed = (
+                checkin.appointment.status != Appointment.Status.SCHEDULED
+                if until_closed
+                else checkin.is_closed
+            )
+            if closed:
+                talking = checkin.appointment.status == Appointment.Status.SCHEDULED
                 response: HttpResponseBase = TemplateResponse(
                     request,
                     "portal/closed.html",
-                    {"dealership": checkin.appointment.dealership},
+                    {
+                        "dealership": checkin.appointment.dealership,
+                        # The check-in closed; the conversation goes on (see above).
+                        "messages_url": (
+                            reverse("portal:messages", args=[checkin.token]) if talking else ""
+                        ),
+                    },
                     status=410,
                 )
             else:
@@ -123,3 +138,9 @@ def portal_view(view: PortalView) -> Callable[..., HttpResponseBase]:
         return make_private(response)
 
     return wrapped
+
+
+def portal_view_until_closed(view: PortalView) -> Callable[..., HttpResponseBase]:
+    """`portal_view` for a page that stays open after the appointment started, until
+    it is done, cancelled or a no-show: the conversation."""
+    return portal_view(view, until_closed=True)

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from portal import upload_views, views
+from portal import conversation_views, upload_views, views
 
 app_name = "portal"
 
@@ -21,6 +21,8 @@ urlpatterns = [
     path("<str:token>/remarks/<int:remark_id>/delete/", views.remark_delete, name="remark_delete"),
     path("<str:token>/review/", views.review, name="review"),
     path("<str:token>/done/", views.done, name="done"),
+    path("<str:token>/messages/", conversation_views.messages_page, name="messages"),
+    path("<str:token>/answer/", conversation_views.answer, name="answer"),
     path("<str:token>/language/", views.language, name="language"),
     path("<str:token>/seen/", views.seen, name="seen"),
     path("<str:token>/calendar.ics", views.calendar, name="calendar"),

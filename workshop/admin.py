@@ -84,6 +84,7 @@ class ManagedByDealershipAdmin(admin.ModelAdmin):
 @admin.register(Dealership)
 class DealershipAdmin(ManagedByDealershipAdmin):
     dealership_lookup = "pk"
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["name", "city", "country", "language", "invitation_lead_days"]
     prepopulated_fields = {"slug": ["name"]}
     fieldsets = [
@@ -102,6 +103,7 @@ class DealershipAdmin(ManagedByDealershipAdmin):
                 ]
             },
         ),
+        (_("Conversation"), {"fields": ["sms_number", "booking_url"]}),
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

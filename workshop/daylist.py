@@ -37,7 +37,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from workshop.models import Appointment, Dealership, OnlineCheckIn
+from workshop.models import DECLINE_WAITING, Appointment, Dealership, OnlineCheckIn, pinned_ids
 
 SEARCH_LIMIT = 100
 
@@ -47,11 +47,17 @@ class Filter:
     ATTENTION = "attention"
     ANSWERED = "answered"
     NOT_ANSWERED = "not_answered"
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+    NO_REPLY = "no_reply"
     CHOICES = [
         (ALL, _("All")),
         (ATTENTION, _("Needs attention")),
         (ANSWERED, pgettext_lazy("appointment list filter", "Answered")),
         (NOT_ANSWERED, pgettext_lazy("appointment list filter", "Not answered")),
+        (CONFIRMED, pgettext_lazy("appointment list filter", "Confirmed")),
+        (DECLINED, pgettext_lazy("appointment list filter", "Declined")),
+        (NO_REPLY, pgettext_lazy("appointment list filter", "No answer")),
     ]
     VALUES = tuple(value for value, _label in CHOICES)
 
@@ -76,7 +82,12 @@ COLUMNS = (
     "opened",
     "answered",
     "handled",
+    "unread",
+    "decline_waiting",
+    "confirmation",
 )
+UNREAD, DECLINE = COLUMNS.index("unread"), COLUMNS.index("decline_waiting")
+
 # The steps of the check-in as the list shows them: whether, not when.
 STEPS = {
     step: ExpressionWrapper(Q(**{f"checkin__{step}_at__isnull": False}), BooleanField())
@@ -118,6 +129,8 @@ class Row(NamedTuple):
     starts_at: datetime
     open_items: int
     html: SafeString
+    # An unread message or a decline nobody handled: pinned, with no open item.
+    waiting: bool = False
 
     def __html__(self) -> SafeString:
         return self.html
@@ -130,7 +143,7 @@ class Row(NamedTuple):
 # sheet (classes pg-*, st-*, flag-*), and cells are styled by position (staff.css).
 # Every value is escaped; the labels come from the catalogue (see RowMaker).
 ROW = (
-    '<tr{css}><td>{date}{time}<td>{flag}<a href="{url}"{answered}>{customer}</a>{status}'
+    '<tr{css}><td>{date}{time}<td>{flag}<a href="{url}"{answered}>{customer}</a>{status}{said}'
     '<td><b>{plate}</b> {vehicle}<td><span class="pg-{progress}">{progress_label}</span>'
     '<td><span class="st-{invitation}">{invitation_label}</span><td>{reference}\n'
 )
@@ -147,6 +160,13 @@ class RowMaker:
         self.flags = {
             "new": self._flag("flag-new", gettext("New customer input")),
             "done": self._flag("flag-done", gettext("Every item handled")),
+            "message": self._flag("flag-message", gettext("Unread message from the customer")),
+        }
+        # The customer's answer to "will you come?", after the name.
+        self.said = {
+            value: f'<small class="cf-{value}">{escape(str(label))}</small>'
+            for value, label in Appointment.Confirmation.choices
+            if value
         }
         self.statuses = {
             value: f"<small>{escape(str(label))}</small>"
@@ -186,6 +206,9 @@ class RowMaker:
             opened,
             answered,
             handled,
+            unread,
+            decline_waiting,
+            confirmation,
             _fingerprint_text,
         ) = values
         local: datetime = starts_at.astimezone(self.tz)
@@ -208,6 +231,8 @@ class RowMaker:
             )
             progress_label = self.progress[progress]
             flag = self.flags["done"] if handled and answered else ""
+        if unread:
+            flag = self.flags["message"]
         # Pinned rows stand in the pinned block, which marks them: no class of their own.
         css = "" if status == Appointment.Status.SCHEDULED else f"is-{status}"
         invitation = invitation or Invitation.NOT_DUE
@@ -224,6 +249,7 @@ class RowMaker:
             answered=' class="answered"' if answered else "",
             customer=escape(f"{first_name} {last_name}".strip()),
             status=self.statuses.get(status, ""),
+            said=self.said.get(confirmation or "", ""),
             plate=escape(plate),
             vehicle=escape(f"{make} {model}"),
             progress=progress,
@@ -232,7 +258,7 @@ class RowMaker:
             invitation_label=self.invitations.get(invitation, ""),
             reference=escape(reference),
         )
-        return Row(starts_at, open_items, SafeString(html))
+        return Row(starts_at, open_items, SafeString(html), bool(unread or decline_waiting))
 
 
 @dataclass
@@ -263,13 +289,23 @@ class AppointmentList:
             shown = mine.matching(self.query)
         else:
             day = Appointment.objects.for_day(self.dealership, self.day)
-            pinned = mine.pinned()
-            shown = mine.filter(
-                pk__in=day.order_by().values("pk").union(pinned.order_by().values("pk"))
+            # Not `mine.filter(...)`: with the dealership named outside the union too,
+            # the planner may read all its appointments instead of the few ids.
+            shown = Appointment.objects.filter(
+                pk__in=day.order_by().values("pk").union(pinned_ids(self.dealership))
             )
-        shown = shown.with_open_items()
+        shown = shown.with_waiting()
         if self.filter == Filter.ATTENTION:
-            shown = shown.filter(Q(open_items__gt=0) | Q(checkin__invitation_status__in=TROUBLE))
+            shown = shown.filter(
+                Q(open_items__gt=0)
+                | Q(unread__gt=0)
+                | DECLINE_WAITING
+                | Q(checkin__invitation_status__in=TROUBLE)
+            )
+        elif self.filter in (Filter.CONFIRMED, Filter.DECLINED):
+            shown = shown.filter(confirmation=self.filter)
+        elif self.filter == Filter.NO_REPLY:
+            shown = shown.filter(confirmation=Appointment.Confirmation.NO_ANSWER)
         elif self.filter == Filter.ANSWERED:
             shown = shown.filter(checkin__answered_at__isnull=False)
         elif self.filter == Filter.NOT_ANSWERED:
@@ -307,7 +343,7 @@ class AppointmentList:
         self.pinned, self.rows, self.pinned_here = [], [], 0
         for values in self.values():
             starts_at, open_items = values[1], values[4]
-            if open_items:
+            if open_items or values[UNREAD] or values[DECLINE]:
                 self.pinned.append(make(values, show_date=True))
                 # Counted under the heading too: every pinned match of a search, or
                 # the pinned appointments of the day shown.
@@ -316,6 +352,14 @@ class AppointmentList:
             else:
                 self.rows.append(make(values, show_date=self.searching))
         return self
+
+    @property
+    def conversations_waiting(self) -> int | None:
+        """How many appointments have unread messages, when the list shows them all
+        (no search, no filter: every pinned one is here); else None."""
+        if self.searching or self.filter != Filter.ALL:
+            return None
+        return sum(1 for values in self.values() if values[UNREAD])
 
     @property
     def pinned_html(self) -> SafeString:

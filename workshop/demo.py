@@ -26,7 +26,7 @@ from django.utils.translation import gettext, pgettext
 from PIL import Image, ImageDraw
 
 from notifications.compose import build_message, overrides_for
-from notifications.models import Message
+from notifications.models import Message, QuickReply
 from workshop import checkin as flow
 from workshop.booking import PlannedWork, book_appointment
 from workshop.models import (
@@ -388,6 +388,7 @@ class Seeder:
                     )
                 self.appointments(dealership, spec, offers, users["reception"], index)
                 self.showcase(dealership, spec, offers, users["reception"])
+                self.quick_replies(dealership)
         return self.log
 
     # --- people -------------------------------------------------------------
@@ -419,6 +420,10 @@ class Seeder:
                     "change_messagetext",
                     "delete_messagetext",
                     "view_messagetext",
+                    "add_quickreply",
+                    "change_quickreply",
+                    "delete_quickreply",
+                    "view_quickreply",
                     "view_message",
                     "view_inboundemail",
                     "view_messageattachment",
@@ -471,6 +476,17 @@ class Seeder:
         if created:
             self.log.append(f"dealership {spec.name}")
         return dealership
+
+    def quick_replies(self, dealership: Dealership) -> None:
+        """Ready answers for the conversation, in every language customers read."""
+        for language, replies in QUICK_REPLIES.items():
+            for position, (name, body) in enumerate(replies):
+                QuickReply.objects.get_or_create(
+                    dealership=dealership,
+                    name=name,
+                    language=language,
+                    defaults={"body": body, "position": position},
+                )
 
     def offers(self, dealership: Dealership) -> list[Offer]:
         offers = []
@@ -738,6 +754,30 @@ def next_working_day(today: date) -> date:
     while day.isoweekday() > 5:
         day += timedelta(days=1)
     return day
+
+
+# The demo's quick replies: (name, text) per language, with placeholders.
+QUICK_REPLIES: dict[str, list[tuple[str, str]]] = {
+    "en": [
+        ("Car ready", "Hello {first_name}, your {vehicle} is ready. See you soon, {dealership}"),
+        ("We will call", "Hello {first_name}, thank you. We will call you today. {dealership}"),
+    ],
+    "nl": [
+        ("Wagen klaar", "Dag {first_name}, uw {vehicle} is klaar. Tot straks, {dealership}"),
+        ("We bellen", "Dag {first_name}, bedankt. We bellen u vandaag nog. {dealership}"),
+    ],
+    "fr": [
+        ("Voiture prête", "Bonjour {first_name}, votre {vehicle} est prête. {dealership}"),
+        (
+            "On vous appelle",
+            "Bonjour {first_name}, merci. Nous vous appelons aujourd'hui. {dealership}",
+        ),
+    ],
+    "de": [
+        ("Auto fertig", "Hallo {first_name}, Ihr {vehicle} ist fertig. Bis gleich, {dealership}"),
+        ("Wir rufen an", "Hallo {first_name}, danke. Wir rufen Sie heute an. {dealership}"),
+    ],
+}
 
 
 def showcase_code(language: str, state: str) -> str:

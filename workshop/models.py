@@ -87,6 +87,27 @@ class Dealership(models.Model):
     reminders_enabled = models.BooleanField(
         _("send a reminder when the link was not opened"), default=True
     )
+    confirmation_request_days = models.PositiveSmallIntegerField(
+        _("ask customers to confirm this many days ahead"),
+        default=1,
+        help_text=_(
+            "A short message asks the customer to reply YES or NO, on the morning this "
+            "many days before the appointment; 0 asks nothing."
+        ),
+    )
+    booking_url = models.URLField(
+        _("booking page"),
+        blank=True,
+        help_text=_("Where customers book another date; named when a customer declines."),
+    )
+    sms_number = PhoneNumberField(
+        _("own SMS number"),
+        blank=True,
+        help_text=_(
+            "Replies sent to this number belong to this dealership only; "
+            "leave empty when the group shares one number."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -158,6 +179,10 @@ class Membership(models.Model):
         verbose_name=_("dealership"),
     )
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    # The advisor of an appointment hears by e-mail when its customer writes.
+    email_on_customer_message = models.BooleanField(
+        _("e-mail me when a customer of mine writes"), default=False
+    )
 
     class Meta:
         verbose_name = _("membership")
@@ -337,11 +362,31 @@ class AppointmentQuerySet(models.QuerySet["Appointment"]):
         )
 
     def pinned(self):
-        """Appointments with at least one open check-in item, whatever their day.
+        """Appointments that wait for staff, whatever their day: an open check-in item,
+        an unread message from the customer, or a decline nobody handled yet."""
+        return self.filter(pk__in=pinned_ids())
 
-        Found from the open items (few, in a partial index) towards the appointments,
-        so the cost follows what is pinned, not the years of history."""
-        return self.filter(pk__in=CheckInItem.objects.open().values("checkin__appointment_id"))
+    def with_waiting(self):
+        """`with_open_items()`, plus `unread` (messages from the customer nobody read)
+        and `decline_waiting` (declined, not handled): what pins a row, per row."""
+        unread = (
+            unread_messages()
+            .filter(appointment=OuterRef("pk"))
+            .order_by()
+            .values("appointment")
+            .annotate(n=Count("pk"))
+            .values("n")[:1]
+        )
+        return self.with_open_items().annotate(
+            unread=Coalesce(Subquery(unread, output_field=models.IntegerField()), 0),
+            decline_waiting=models.ExpressionWrapper(
+                DECLINE_WAITING, output_field=models.BooleanField()
+            ),
+        )
+
+    def with_unread(self):
+        """Appointments with at least one message from the customer nobody has read."""
+        return self.filter(pk__in=unread_messages().values("appointment_id"))
 
     def matching(self, text: str):
         """Appointments whose reference, customer's name or plate contains `text`:
@@ -362,7 +407,42 @@ class AppointmentQuerySet(models.QuerySet["Appointment"]):
         return self.filter(upcoming_q(now))
 
 
+def pinned_ids(dealership: "Dealership | None" = None):
+    """The ids of the pinned appointments (of one dealership): found from what pins them
+    (few rows, each in a partial index) towards the appointments, as a union of ids, so
+    the cost follows what is pinned, not the years of history. The one rule of pinning:
+    `AppointmentQuerySet.pinned`, the list and `Appointment.is_pinned` use it."""
+    here = {"dealership": dealership} if dealership is not None else {}
+    via = {"appointment__dealership": dealership} if dealership is not None else {}
+    items = CheckInItem.objects.open().order_by()
+    if dealership is not None:
+        items = items.filter(checkin__appointment__dealership=dealership)
+    return (
+        items.values("checkin__appointment_id")
+        .union(unread_messages().order_by().filter(**via).values("appointment_id"))
+        .union(Appointment.objects.order_by().filter(DECLINE_WAITING, **here).values("pk"))
+    )
+
+
+# A decline that staff have not handled (called, moved, cancelled): it pins the appointment.
+DECLINE_WAITING = Q(confirmation="declined", decline_handled_at__isnull=True)
+
+
+def unread_messages():
+    """Messages from customers that no one in the office has read yet (the conversation
+    lives in `notifications`, whose models build on these: looked up, not imported)."""
+    from django.apps import apps
+
+    message = apps.get_model("notifications", "Message")
+    return message.objects.filter(direction="in", read_at__isnull=True, appointment__isnull=False)
+
+
 class Appointment(models.Model):
+    class Confirmation(models.TextChoices):
+        NO_ANSWER = "", pgettext_lazy("appointment confirmation", "No answer")
+        CONFIRMED = "confirmed", pgettext_lazy("appointment confirmation", "Confirmed")
+        DECLINED = "declined", pgettext_lazy("appointment confirmation", "Declined")
+
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", pgettext_lazy("appointment status", "Scheduled")
         CANCELLED = "cancelled", pgettext_lazy("appointment status", "Cancelled")
@@ -397,6 +477,15 @@ class Appointment(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # The customer's answer to "will you come?" (a one-word reply, or the portal's
+    # buttons: `notifications.conversation.answer`). Changed by UPDATE, never `save()`,
+    # so `updated_at` keeps meaning "the booking changed".
+    confirmation = models.CharField(
+        _("confirmation"), max_length=16, choices=Confirmation.choices, blank=True, default=""
+    )
+    confirmation_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    # A decline pins the appointment until staff have called, moved or cancelled it.
+    decline_handled_at = models.DateTimeField(_("decline handled at"), null=True, blank=True)
 
     objects = AppointmentQuerySet.as_manager()
     # Loaded only by `workshop.views.mechanic_appointments` (Prefetch to_attr).
@@ -421,6 +510,12 @@ class Appointment(models.Model):
             models.Index(fields=["status", "starts_at"], name="appointment_status_start_idx"),
             # The list's search: any part of the DMS reference.
             trigram_index(Upper("external_ref"), "appointment_ref_trgm_idx"),
+            # Pinned: declines nobody handled yet.
+            models.Index(
+                fields=["dealership"],
+                name="appointment_decline_idx",
+                condition=Q(confirmation="declined", decline_handled_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -440,9 +535,14 @@ class Appointment(models.Model):
 
     @property
     def is_pinned(self) -> bool:
-        if hasattr(self, "open_items"):  # annotated by `with_open_items()`
-            return self.open_items > 0
-        return CheckInItem.objects.open().filter(checkin__appointment=self).exists()
+        if hasattr(self, "unread"):  # annotated by `with_waiting()`
+            waiting = (self.open_items, self.unread, self.decline_waiting)  # type: ignore[attr-defined]
+            return any(waiting)
+        return Appointment.objects.pinned().filter(pk=self.pk).exists()
+
+    @property
+    def decline_is_waiting(self) -> bool:
+        return self.confirmation == self.Confirmation.DECLINED and self.decline_handled_at is None
 
     def total_price(self) -> Decimal:
         return sum((item.price for item in self.work_items.all()), Decimal("0.00"))
@@ -606,6 +706,7 @@ class OnlineCheckIn(models.Model):
     invitation_claim = models.UUIDField(null=True, blank=True, editable=False)
     invited_at = models.DateTimeField(_("invited at"), null=True, blank=True)
     reminded_at = models.DateTimeField(_("reminded at"), null=True, blank=True)
+    confirmation_asked_at = models.DateTimeField(_("asked to confirm at"), null=True, blank=True)
     opened_at = models.DateTimeField(_("first opened at"), null=True, blank=True)
     answered_at = models.DateTimeField(_("first answered at"), null=True, blank=True)
     last_answered_at = models.DateTimeField(_("last answered at"), null=True, blank=True)
@@ -894,6 +995,11 @@ class AppointmentEvent(models.Model):
         INVITATION_RESENT = "invitation_resent", _("Resent the invitation")
         CUSTOMER_UNREACHABLE = "customer_unreachable", _("Customer not reachable")
         SMS_OPT_OUT = "sms_opt_out", _("Customer opted out of SMS")
+        CONFIRMED = "confirmed", _("Confirmed the appointment")
+        DECLINED = "declined", _("Declined the appointment")
+        DECLINE_HANDLED = "decline_handled", _("Handled the decline")
+        MESSAGES_READ = "messages_read", _("Read the customer's messages")
+        MESSAGE_ATTACHED = "message_attached", _("Attached a message to this appointment")
 
     class Actor(models.TextChoices):
         CUSTOMER = "customer", _("Customer")

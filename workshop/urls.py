@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workshop import views
+from workshop import conversation_views, views
 
 app_name = "workshop"
 
@@ -39,6 +39,16 @@ urlpatterns = [
         views.resend_invitation,
         name="resend_invitation",
     ),
+    path("appointments/<int:pk>/reply/", conversation_views.reply, name="reply"),
+    path("appointments/<int:pk>/read/", conversation_views.mark_read, name="mark_read"),
+    path(
+        "appointments/<int:pk>/decline-handled/",
+        conversation_views.decline_handled,
+        name="decline_handled",
+    ),
+    path("inbox/", conversation_views.inbox, name="inbox"),
+    path("inbox/alerts/", conversation_views.message_alerts, name="message_alerts"),
+    path("inbox/<int:message_pk>/attach/", conversation_views.attach, name="attach_message"),
     path("appointments/<int:pk>/job-card.pdf", views.job_card, name="job_card"),
     path("attachments/<int:pk>/<str:variant>/", views.attachment_file, name="attachment"),
     path("workshop/", views.workshop_day, name="workshop_day"),

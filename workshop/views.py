@@ -31,7 +31,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from config.htmx import page_or_partial
-from notifications import invitations
+from notifications import conversation, invitations
 from notifications.timeline import timeline_for
 from workshop import checkin as flow
 from workshop.access import (
@@ -62,7 +62,7 @@ CHANGED_EVENT = "appointmentChanged"
 APPOINTMENT_PAGE = "workshop/appointment.html"
 
 
-def _page(
+def page(
     request: HttpRequest, access: StaffAccess, template: str, context: dict
 ) -> TemplateResponse:
     return TemplateResponse(
@@ -128,6 +128,7 @@ def appointment_list(request: StaffRequest) -> HttpResponse:
         # `at`: the dealership shown, so a quiet poll reads all it needs in one round trip.
         "refresh_url": _list_url(**here, known=fingerprint, at=dealership.pk),
         "refresh_seconds": LIST_REFRESH_SECONDS,
+        "conversations_waiting": listing.conversations_waiting,
         "filters": [
             (value, label, _list_url(day=here["day"], q=query, filter=value))
             for value, label in Filter.CHOICES
@@ -139,7 +140,7 @@ def appointment_list(request: StaffRequest) -> HttpResponse:
         },
     }
     template = page_or_partial(request, "workshop/appointment_list.html", "#results")
-    return _page(request, access, template, context)
+    return page(request, access, template, context)
 
 
 @login_required
@@ -161,11 +162,19 @@ def _ready_attachments() -> Prefetch:
     )
 
 
-def _appointment_context(appointment: Appointment) -> dict:
+def appointment_context(appointment: Appointment, *, quick: str = "") -> dict:
+    """What the appointment page shows; `quick` picks a quick reply to prefill the
+    answer with (by id, from a link, so it works without JavaScript)."""
+    from workshop.conversation_views import reply_form
+
     work_items = list(appointment.work_items.all())
     checkin = appointment.checkin
     answers = read_answers(checkin, files=True)
     items = answers.staff_items
+    timeline = timeline_for(appointment)
+    thread = [entry.message for entry in timeline if entry.message is not None]
+    quick_replies = conversation.quick_replies(appointment)
+    chosen = next((text for reply, text in quick_replies if str(reply.pk) == quick), "")
     return {
         "appointment": appointment,
         "customer": appointment.customer,
@@ -178,7 +187,12 @@ def _appointment_context(appointment: Appointment) -> dict:
         "answered": answers.sent,
         "work_items": work_items,
         "total": sum((w.price for w in work_items), Decimal("0.00")),
-        "timeline": timeline_for(appointment),
+        "timeline": timeline,
+        # The conversation: every message both ways, oldest first (from the timeline's).
+        "thread": thread,
+        "unread": sum(1 for message in thread if message.is_unread),
+        "quick_replies": quick_replies,
+        "reply_form": reply_form(appointment, thread, quick=chosen),
         "steps": _progress_steps(checkin),
     }
 
@@ -208,7 +222,8 @@ def appointment_detail(request: StaffRequest, pk: int) -> HttpResponse:
     if access.is_mechanic:  # a link from reception: the workshop's view of it
         return redirect("workshop:workshop_appointment", pk=appointment.pk)
     template = page_or_partial(request, APPOINTMENT_PAGE, "#body", target="appointment-body")
-    return _page(request, access, template, _appointment_context(appointment))
+    context = appointment_context(appointment, quick=request.GET.get("quick", ""))
+    return page(request, access, template, context)
 
 
 def _done(request: StaffRequest, appointment: Appointment, message: str) -> HttpResponse:
@@ -235,7 +250,7 @@ def _dialog(
     """The dialog as an htmx partial, its form alone after a failed htmx post, else a page."""
     # After a failed post htmx swaps the form alone, keeping the dialog around it.
     partial = form_partial if request.method == "POST" else "dialog"
-    return _page(
+    return page(
         request,
         access,
         page_or_partial(request, "workshop/dialog_page.html", f"{APPOINTMENT_PAGE}#{partial}"),
@@ -556,7 +571,7 @@ def workshop_day(request: StaffRequest) -> HttpResponse:
     access = staff_access(request)
     today = access.today()
     day = _day_from(request.GET.get("day", ""), today)
-    return _page(
+    return page(
         request,
         access,
         "workshop/workshop_day.html",
@@ -589,7 +604,7 @@ def workshop_appointment(request: StaffRequest, pk: int) -> HttpResponse:
     """One appointment as the workshop sees it: work, shared remarks and media; no prices."""
     appointment, access = get_appointment(staff_access(request), pk, office_only=False)
     job = _job(access, appointment)
-    return _page(
+    return page(
         request,
         access,
         "workshop/workshop_appointment.html",

@@ -273,7 +273,63 @@
     if (!event.detail.elt.matches("[hx-trigger^='every']")) problem();
   });
 
+  // The reply's SMS count as it is typed (notifications/gsm.py is the rule; this
+  // only shows it). GSM-7 counts 160 a message, 153 each when split; anything
+  // outside it turns the whole text into UCS-2: 70, 67 each when split.
+  var GSM7 =
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+  var GSM7_EXTENSION = "^{}\\[~]|€\f";
+  function smsCount(text) {
+    var septets = 0;
+    var gsm = true;
+    for (var ch of text) {
+      if (GSM7.indexOf(ch) >= 0) septets += 1;
+      else if (GSM7_EXTENSION.indexOf(ch) >= 0) septets += 2;
+      else gsm = false;
+    }
+    var length = gsm ? septets : Array.from(text).length;
+    var single = gsm ? 160 : 70;
+    var part = gsm ? 153 : 67;
+    return { chars: length, segments: length <= single ? 1 : Math.ceil(length / part) };
+  }
+  function showCount(field) {
+    var out = document.getElementById(field.getAttribute("data-sms-counter"));
+    if (!out) return;
+    var form = field.form;
+    var sms = form && form.querySelector("input[name=channel][value=sms]");
+    if (sms && !sms.checked) {
+      out.textContent = "";
+      return;
+    }
+    var n = smsCount(field.value);
+    var segments = n.segments === 1 ? out.dataset.one : out.dataset.many.replace("%(count)s", n.segments);
+    out.textContent = out.dataset.chars.replace("%(count)s", n.chars) + " · " + segments;
+  }
+  document.addEventListener("input", function (event) {
+    if (event.target.matches("[data-sms-counter]")) showCount(event.target);
+  });
+  document.addEventListener("change", function (event) {
+    if (event.target.name === "channel" && event.target.form) {
+      var field = event.target.form.querySelector("[data-sms-counter]");
+      if (field) showCount(field);
+    }
+  });
+  // A quick reply fills the answer in place; without JavaScript its link reloads the
+  // page with the answer prefilled.
+  document.addEventListener("click", function (event) {
+    var quick = event.target.closest("[data-quick-reply]");
+    if (!quick) return;
+    var field = document.getElementById("reply-body");
+    if (!field) return;
+    event.preventDefault();
+    field.value = quick.getAttribute("data-quick-reply");
+    field.focus();
+    showCount(field);
+  });
+
   enhance(document);
+  document.querySelectorAll("[data-sms-counter]").forEach(showCount);
   document.addEventListener("htmx:load", function (event) {
     enhance(event.detail.elt);
   });

@@ -1,5 +1,6 @@
 """Fixtures for notifications: a local Twilio, an eager Celery, real workers."""
 
+import base64
 import json
 import secrets
 import threading
@@ -50,6 +51,8 @@ class FakeTwilio:
         self.lookups: list[str] = []
         self.messages: list[dict] = []
         self.answers: deque[tuple[int, dict]] = deque()
+        # MMS pictures by path: (content type, bytes); see `add_media`.
+        self.media: dict[str, tuple[str, bytes]] = {}
         self.received = threading.Event()
         self._release = threading.Event()
         self._release.set()
@@ -82,6 +85,20 @@ class FakeTwilio:
                 self.reply(status, body)
 
             def do_GET(self) -> None:
+                if self.path in fake.media:  # an MMS picture, behind the account's login
+                    expected = (
+                        "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+                    )
+                    if self.headers.get("Authorization") != expected:
+                        self.reply(*fake.error(401, 20003, "Authenticate"))
+                        return
+                    content_type, payload = fake.media[self.path]
+                    self.send_response(200)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
                 with fake._lock:
                     fake.lookups.append(self.path)
                 fake._lookups_release.wait(timeout=60)
@@ -207,6 +224,15 @@ class FakeTwilio:
             "more_info": f"https://www.twilio.com/docs/errors/{code}",
             "status": status,
         }
+
+    def add_media(self, content_type: str, payload: bytes) -> str:
+        """A picture of an inbound MMS; returns its MediaUrl as Twilio posts it."""
+        path = (
+            f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/MM{secrets.token_hex(16)}"
+            f"/Media/ME{secrets.token_hex(16)}"
+        )
+        self.media[path] = (content_type, payload)
+        return self.url + path
 
     def answer(self, status: int, body: dict) -> None:
         self.answers.append((status, body))

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from notifications.models import MessageText
+from notifications.models import MessageText, QuickReply
 from tests.factories import DealershipFactory, MembershipFactory, UserFactory
 from workshop.demo import Seeder
 from workshop.models import Role
@@ -98,3 +98,44 @@ def test_a_manager_reads_an_inbound_emails_original_and_unmatched_mail_to_their_
     assert "Hello, do you also do tyre storage?" in content
     assert "&lt;20261201130500.77331@example.org&gt;" in content  # its Message-ID, kept
     assert Message.objects.filter(direction="in").count() == 2
+
+
+QUICK_ADD = reverse("admin:notifications_quickreply_add")
+
+
+def quick_reply(dealership, **fields):
+    return {
+        "dealership": dealership.pk,
+        "name": "Klaar",
+        "language": "nl",
+        "body": "Dag {first_name}, uw {vehicle} is klaar. Tot straks, {dealership}",
+        "position": 0,
+        **fields,
+    }
+
+
+def test_a_manager_saves_a_quick_reply_with_known_placeholders(manager_client):
+    response = manager_client.post(QUICK_ADD, quick_reply(manager_client.mine))
+    assert response.status_code == 302
+    assert QuickReply.objects.get().dealership == manager_client.mine
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ("Dag {naam}", "Unknown placeholder {naam}. You can use:"),
+        ("Dag {first_name", "Curly braces are only for placeholders"),
+        ("Klaar 😀", "An SMS cannot carry these characters"),
+    ],
+)
+def test_a_quick_reply_is_checked_as_a_message_text(manager_client, body, error):
+    response = manager_client.post(QUICK_ADD, quick_reply(manager_client.mine, body=body))
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not QuickReply.objects.exists()
+
+
+def test_a_manager_cannot_write_quick_replies_for_another_dealership(manager_client):
+    response = manager_client.post(QUICK_ADD, quick_reply(DealershipFactory(name="Not mine")))
+    assert response.status_code == 200
+    assert not QuickReply.objects.exists()

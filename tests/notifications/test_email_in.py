@@ -24,7 +24,7 @@ from notifications.email_parse import AUTO_REPLY, BOUNCE, NORMAL, parse
 from notifications.models import InboundEmail, Message, MessageAttachment, ReplyAddress
 from tests.conftest import closed_port_url, database_url_for_subprocess
 from tests.factories import AppointmentFactory, CustomerFactory, DealershipFactory
-from workshop.models import AppointmentEvent, Channel, OnlineCheckIn
+from workshop.models import Appointment, AppointmentEvent, Channel, OnlineCheckIn
 
 MIME = Path(__file__).parent / "mime"
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,6 +156,29 @@ def test_out_of_office_is_recognised_as_an_auto_reply(appointment):
     assert message.appointment == appointment
     assert message.inbound_email.kind == InboundEmail.Kind.AUTO_REPLY
     assert message.inbound_email.is_automatic
+    # It confirms nothing and waits on nobody: read, the appointment not pinned.
+    appointment.refresh_from_db()
+    assert appointment.confirmation == Appointment.Confirmation.NO_ANSWER
+    assert message.auto_reply and message.read_at is not None
+    assert not Appointment.objects.pinned().exists()
+
+
+def test_a_one_word_reply_by_email_confirms_the_appointment(appointment):
+    message = store_inbound_email(_mail(subject="Re: your visit"))  # "Ok"
+
+    appointment.refresh_from_db()
+    assert appointment.confirmation == Appointment.Confirmation.CONFIRMED
+    assert message.read_at is not None  # answered: nothing waits on it
+    assert appointment.events.filter(actor=AppointmentEvent.Actor.CUSTOMER).exists()
+
+
+def test_a_question_by_email_stays_unread_and_pins_its_appointment(appointment):
+    message = store_inbound_email(mime("plain_reply_quoted.eml"))
+
+    appointment.refresh_from_db()
+    assert appointment.confirmation == Appointment.Confirmation.NO_ANSWER
+    assert message.read_at is None
+    assert list(Appointment.objects.pinned()) == [appointment]
 
 
 def test_bounce_marks_our_email_failed_and_the_customer_unreachable(appointment, invitation):

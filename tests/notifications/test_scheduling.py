@@ -10,7 +10,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from notifications import delivery
-from notifications.invitations import dispatch_due_invitations, dispatch_due_reminders
+from notifications.invitations import (
+    dispatch_due_confirmation_requests,
+    dispatch_due_invitations,
+    dispatch_due_reminders,
+)
 from notifications.models import Message
 from tests.factories import AppointmentFactory, CustomerFactory, DealershipFactory
 from workshop.models import Appointment, AppointmentEvent, OnlineCheckIn
@@ -314,3 +318,55 @@ def test_a_queued_reminder_is_dropped_when_the_link_is_opened_meanwhile(invited_
     reminder.refresh_from_db()
     assert reminder.status == Message.Status.CANCELLED
     assert twilio.requests == []
+
+
+# --- Asking to confirm ("reply YES or NO") ---------------------------------------------
+
+
+def test_the_request_to_confirm_goes_out_once_the_morning_a_day_before(invited_on_monday):
+    with time_machine.travel(local("2026-11-24 12:00"), tick=False) as traveller:
+        assert dispatch_due_confirmation_requests() == []  # two days before
+        traveller.move_to(local("2026-11-25 08:59"))
+        assert dispatch_due_confirmation_requests() == []  # before sending hours
+        traveller.move_to(local("2026-11-25 09:00"))
+        (request,) = dispatch_due_confirmation_requests()
+        traveller.move_to(local("2026-11-25 09:05"))
+        assert dispatch_due_confirmation_requests() == []  # once
+    assert (request.purpose, request.channel) == ("confirm_request", "sms")
+    assert "Antwoord JA" in request.body  # in the customer's language
+    assert "26/11 om 15:00" in request.body
+
+
+def test_no_request_to_confirm_once_the_customer_answered_or_where_it_is_off(
+    invited_on_monday, gent
+):
+    Appointment.objects.filter(pk=invited_on_monday.pk).update(confirmation="declined")
+    with time_machine.travel(local("2026-11-25 10:00"), tick=False):
+        assert dispatch_due_confirmation_requests() == []
+    Appointment.objects.filter(pk=invited_on_monday.pk).update(confirmation="")
+    gent.confirmation_request_days = 0
+    gent.save()
+    with time_machine.travel(local("2026-11-25 10:00"), tick=False):
+        assert dispatch_due_confirmation_requests() == []
+
+
+def test_a_request_to_confirm_is_not_sent_when_the_customer_answered_meanwhile(
+    invited_on_monday,
+):
+    with time_machine.travel(local("2026-11-25 09:00"), tick=False):
+        (request,) = dispatch_due_confirmation_requests()
+        Appointment.objects.filter(pk=invited_on_monday.pk).update(confirmation="confirmed")
+        delivery.send_message(request.pk)
+    request.refresh_from_db()
+    assert request.status == Message.Status.CANCELLED
+    assert request.error == "Not sent: the customer answered meanwhile."
+
+
+def test_no_request_to_confirm_right_after_a_late_invitation(
+    gent, eager_tasks, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(local("2026-11-25 16:00"), tick=False):
+        book(gent, local("2026-11-26 10:00"))  # booked the day before
+        with django_capture_on_commit_callbacks(execute=True):
+            assert len(dispatch_due_invitations()) == 1
+        assert dispatch_due_confirmation_requests() == []

@@ -336,3 +336,43 @@ def test_an_own_email_text_gets_the_branded_layout_with_clickable_links():
     assert rendered.subject.startswith("Uw afspraak op ")
     assert f'<a href="{appointment.checkin.link}"' in rendered.html
     assert appointment.dealership.brand_colour in rendered.html
+
+
+@pytest.mark.parametrize("purpose", ["confirm_request", "ack_confirmed", "ack_declined"])
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_conversations_texts_fit_one_segment_in_every_language(settings, language, purpose):
+    settings.SITE_URL = f"https://{HOST_30}"
+    appointment = long_names_appointment(language)
+    appointment.dealership.booking_url = "https://www.garage-vandenbroucke-dewaele.be/afspraak"
+
+    sms = texts.render(purpose, "sms", appointment).text
+    email = texts.render(purpose, "email", appointment)
+
+    assert gsm.is_gsm7(sms), [c for c in sms if not gsm.is_gsm7(c)]
+    assert gsm.segments(sms) == 1, (gsm.septets(sms), sms)
+    assert appointment.dealership.name in sms
+    for part in (email.subject, email.text, email.html, sms):
+        assert part.strip()
+        assert "{{" not in part
+        assert "{%" not in part
+    if purpose == "ack_declined":
+        assert "+32 9 210 10 10" in sms  # how to rebook, even where the address did not fit
+        assert appointment.dealership.booking_url in email.text
+
+
+def test_a_short_booking_address_fits_in_the_declines_sms():
+    appointment = AppointmentFactory(dealership__booking_url="https://g.be/b")
+    sms = texts.render("ack_declined", "sms", appointment).text
+    assert "https://g.be/b" in sms
+    assert gsm.segments(sms) == 1
+
+
+def test_the_demos_quick_replies_pass_the_checks_managers_get():
+    from workshop.demo import QUICK_REPLIES
+
+    for language, replies in QUICK_REPLIES.items():
+        for _name, body in replies:
+            errors = texts.check_override(
+                purpose="reply", channel="sms", language=language, subject="", body=body
+            )
+            assert errors == {}, (body, errors)

@@ -368,18 +368,20 @@ def test_a_reply_lands_on_the_timeline_of_the_appointment_we_texted(client, sett
     assert Message.objects.filter(direction="in").count() == 1
 
 
-def test_a_reply_without_an_earlier_sms_goes_to_the_customers_latest_appointment(
-    client, settings, twilio
-):
+def test_a_reply_goes_to_the_senders_nearest_open_appointment(client, settings, twilio):
     customer = CustomerFactory(phone="+32470999888")
-    AppointmentFactory(customer=customer, dealership=customer.dealership)
-    latest = AppointmentFactory(
-        customer=customer,
-        dealership=customer.dealership,
-        starts_at=timezone.now() + timezone.timedelta(days=9),
+    here = {"customer": customer, "dealership": customer.dealership}
+    now = timezone.now()
+    AppointmentFactory(  # over
+        **here, starts_at=now - timezone.timedelta(days=3)
     )
+    AppointmentFactory(  # sooner, but cancelled
+        **here, starts_at=now + timezone.timedelta(hours=5), status="cancelled"
+    )
+    nearest = AppointmentFactory(**here, starts_at=now + timezone.timedelta(days=1))
+    AppointmentFactory(**here, starts_at=now + timezone.timedelta(days=9))
     inbound(client, settings, "Hallo?", sender="+32470999888")
-    assert Message.objects.get(direction="in").appointment == latest
+    assert Message.objects.get(direction="in").appointment == nearest
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import pytest
 from django.contrib.sessions.models import Session
 from django.test import Client
 
+from notifications import conversation
 from tests.factories import OfferFactory, RemarkFactory, WorkItemFactory
 from tests.portal.conftest import url
 from workshop import checkin as flow
@@ -27,6 +28,7 @@ EXPECTED = {
     "review": 5,
     "done": 5,
     "calendar": 1,
+    "messages": 3,  # and the conversation
 }
 
 
@@ -44,6 +46,8 @@ def fill(checkin, size: int) -> None:
             Attachment.objects.create(
                 item=remark, kind="photo", content_type="image/jpeg", original_name="x.jpg"
             )
+        conversation.write_from_portal(checkin, f"Vraag {n}", key=str(uuid.uuid4()))
+        conversation.send_reply(checkin.appointment, user=None, channel="sms", body=f"Ok {n}")
     flow.submit_checkin(checkin)
     # Some answers changed after sending, so pages show sent and unsent side by side.
     for remark in CheckInItem.objects.filter(checkin=checkin, kind="remark")[: size // 2]:

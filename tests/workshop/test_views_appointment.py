@@ -9,7 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.urls import reverse
 
-from notifications.models import Message
+from notifications import conversation
+from notifications.models import Message, QuickReply
 from tests.factories import AppointmentFactory, OfferFactory, UserFactory, WorkItemFactory
 from tests.workshop.staffdata import (
     answered,
@@ -433,13 +434,33 @@ def test_the_appointment_page_runs_a_fixed_number_of_queries(
     appointment, made = visit
     for _ in range(3):
         photo(made["remarks"][0])
-    for n in range(5):
-        open_remark(appointment, subject=f"Remark {n}")
-        WorkItemFactory(appointment=appointment)
-    staff_client.get(reverse("workshop:appointment", args=[appointment.pk]))
-    # session, user, memberships, appointment, work items, items, attachments, events, messages
-    with django_assert_num_queries(9):
-        staff_client.get(reverse("workshop:appointment", args=[appointment.pk]))
+    QuickReply.objects.create(
+        dealership=appointment.dealership, name="Ready", language="nl", body="Klaar, {first_name}"
+    )
+    url = reverse("workshop:appointment", args=[appointment.pk])
+    # session, user, memberships, appointment, work items, items, attachments, events,
+    # messages (the timeline's and the conversation's), quick replies
+    for size in (1, 5):
+        for n in range(size):
+            open_remark(appointment, subject=f"Remark {size}.{n}")
+            WorkItemFactory(appointment=appointment)
+            conversation.send_reply(
+                appointment, user=UserFactory(username=f"u{size}{n}"), channel="sms", body="Hoi"
+            )
+            Message.objects.create(
+                appointment=appointment,
+                channel="sms",
+                direction="in",
+                purpose="reply",
+                recipient="+3225550100",
+                sender="+32470123456",
+                body=f"Vraag {n}",
+                status="received",
+            )
+        staff_client.get(url)
+        with django_assert_num_queries(10):
+            response = staff_client.get(url)
+        assert "Klaar, Jan" in response.content.decode()
 
 
 def test_videos_are_served_in_byte_ranges_for_seeking(staff_client, visit, media_root):
