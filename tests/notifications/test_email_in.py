@@ -159,7 +159,8 @@ def test_out_of_office_is_recognised_as_an_auto_reply(appointment):
     # It confirms nothing and waits on nobody: read, the appointment not pinned.
     appointment.refresh_from_db()
     assert appointment.confirmation == Appointment.Confirmation.NO_ANSWER
-    assert message.auto_reply and message.read_at is not None
+    assert message.auto_reply
+    assert message.read_at is not None
     assert not Appointment.objects.pinned().exists()
 
 
