@@ -28,7 +28,7 @@ EXPECTED = {
     "review": 5,
     "done": 5,
     "calendar": 1,
-    "messages": 3,  # and the conversation
+    "messages": 2,  # the check-in, then the conversation
 }
 
 
