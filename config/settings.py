@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "workshop",
     "portal",
     "notifications",
+    "integrations",
+    "ninja",
     "config.apps.PitlaneConfig",
 ]
 
@@ -503,6 +505,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=SWEEP_SECONDS),
         "options": {"expires": SWEEP_SECONDS},
     },
+    "sweep-webhooks": {
+        "task": "integrations.sweep_webhooks",
+        "schedule": timedelta(seconds=SWEEP_SECONDS),
+        "options": {"expires": SWEEP_SECONDS},
+    },
 }
 # A send that failed for a passing reason is tried again after 30 s, 60 s, 120 s...
 MESSAGE_RETRY_SECONDS = env_int("MESSAGE_RETRY_SECONDS", 30, minimum=1)
@@ -522,3 +529,16 @@ if SMS_TRANSPORT == "twilio" and not (TWILIO_MESSAGING_SERVICE_SID or TWILIO_FRO
 # sending it. Set, connections are closed as Django closes them after a request instead:
 # when broken or older than CONN_MAX_AGE (see config/celery.py).
 CELERY_DB_REUSE_MAX = 1_000_000_000
+
+# --- Integrations (the DMS) ------------------------------------------------------------
+# A webhook delivery that got no 2xx is tried again after 30 s, 60 s, 120 s... (at most
+# an hour apart), up to this many attempts; a receiver gets this long to answer.
+WEBHOOK_RETRY_SECONDS = env_int("WEBHOOK_RETRY_SECONDS", 30, minimum=1)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10, minimum=1)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+# Calls per minute one API key may make (django-ratelimit, on the shared cache).
+API_RATE_PER_MINUTE = env_int("API_RATE_PER_MINUTE", 120, minimum=1)
+# Appointments one API batch may hold.
+API_MAX_BATCH = env_int("API_MAX_BATCH", 500, minimum=1)
+# The largest CSV a manager may upload on the import page (the command takes any size).
+IMPORT_UPLOAD_MAX_MB = env_int("IMPORT_UPLOAD_MAX_MB", 20, minimum=1)

@@ -31,6 +31,7 @@ from notifications.transports import (
     TransportError,
     transport_for,
 )
+from workshop.booking import MOVED_BEFORE_SENDING
 from workshop.models import Appointment, AppointmentEvent, Channel, Customer, OnlineCheckIn
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ NOT_SCHEDULED: dict[str, str] = {
 }
 STARTED = gettext_noop("Not sent: the appointment had started.")
 OPENED_MEANWHILE = gettext_noop("Not sent: the customer opened their link meanwhile.")
-MOVED = gettext_noop("Not sent: the appointment moved; the invitation goes out when it is due.")
+MOVED = MOVED_BEFORE_SENDING
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
 START_WORDS = {"START", "UNSTOP"}
 
