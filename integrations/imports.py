@@ -515,14 +515,17 @@ class _Chunk:
         if reinstated:
             fields["status"] = Appointment.Status.SCHEDULED
         changed |= booking.update_appointment(appointment, **fields)
-        changed |= booking.move_appointment(
-            appointment, starts_at=record.starts_at, ends_at=record.ends_at
-        )
+        if (appointment.starts_at, appointment.ends_at) != (record.starts_at, record.ends_at):
+            changed |= booking.move_appointment(
+                appointment, starts_at=record.starts_at, ends_at=record.ends_at
+            )
         if [(w.description, w.notes, w.price) for w in record.work] != planned:
             changed |= booking.replace_planned_work(appointment, record.work)
-        if record.status == Appointment.Status.CANCELLED and booking.cancel_appointment(
-            appointment
-        ):
+        cancel = (
+            record.status == Appointment.Status.CANCELLED
+            and appointment.status == Appointment.Status.SCHEDULED
+        )
+        if cancel and booking.cancel_appointment(appointment):
             self.outcome.note("cancelled", record.reference)
         elif changed:
             self.outcome.note("changed", record.reference)
