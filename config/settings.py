@@ -479,6 +479,11 @@ PORTAL_REQUESTS_PER_MINUTE = env_int("PORTAL_REQUESTS_PER_MINUTE", 120, minimum=
 RATELIMIT_VIEW = "portal.views.rate_limited"
 # The client address as django-axes finds it (TRUSTED_PROXY_COUNT), so both agree behind a proxy.
 RATELIMIT_IP_META_KEY = AXES_CLIENT_IP_CALLABLE
+# Logs every API call (integrations), outermost of ours so it sees the final status.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
+    "integrations.middleware.api_call_log",
+)
 # Turns django-ratelimit's refusals into the friendly 429 page; Axes stays last.
 MIDDLEWARE.insert(
     MIDDLEWARE.index("axes.middleware.AxesMiddleware"),

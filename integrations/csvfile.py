@@ -11,7 +11,7 @@ import codecs
 import csv
 import io
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Protocol
 
 from django.utils.translation import gettext_lazy as _
 
@@ -26,6 +26,12 @@ from integrations.imports import (
 )
 
 SAMPLE_BYTES = 64 * 1024
+
+
+class ByteStream(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
 SEPARATORS = ",;\t|"
 
 
@@ -52,7 +58,7 @@ def _column_name(text: str) -> str:
 class _Prefixed(io.RawIOBase):
     """The bytes already read to look at, then the rest of the stream."""
 
-    def __init__(self, prefix: bytes, stream: BinaryIO) -> None:
+    def __init__(self, prefix: bytes, stream: ByteStream) -> None:
         self.prefix = prefix
         self.stream = stream
 
@@ -72,7 +78,7 @@ class _Prefixed(io.RawIOBase):
 class CsvReader:
     """Iterates over the file's records; problems with the file itself go to `outcome`."""
 
-    def __init__(self, stream: BinaryIO, outcome: Outcome) -> None:
+    def __init__(self, stream: ByteStream, outcome: Outcome) -> None:
         self.outcome = outcome
         sample = stream.read(SAMPLE_BYTES)
         self.encoding = detect_encoding(sample)

@@ -85,8 +85,8 @@ def appointment_document(appointment: Appointment) -> dict[str, Any]:
     }
 
 
-def load_for_document(appointment_ids):
-    """Appointments with what `appointment_document` reads, joined in one query."""
-    return Appointment.objects.filter(pk__in=appointment_ids).select_related(
+def with_document_data():
+    """Appointments with what `appointment_document` reads joined or prefetched."""
+    return Appointment.objects.select_related(
         "dealership", "customer", "vehicle", "checkin"
-    )
+    ).prefetch_related("work_items")

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.celery import publish
-from integrations.documents import appointment_document
+from integrations.documents import appointment_document, with_document_data
 from integrations.models import EventName, Webhook, WebhookDelivery, WebhookEvent
 from workshop.models import Appointment
 
@@ -33,11 +33,7 @@ def emit(appointment: Appointment, name: str, **extra: Any) -> WebhookEvent:
     """Records that `name` happened to `appointment` (with `extra` facts, such as the
     work item an item became), and queues it to every endpoint listening for it."""
     now = timezone.now()
-    appointment = (
-        Appointment.objects.select_related("dealership", "customer", "vehicle", "checkin")
-        .prefetch_related("work_items")
-        .get(pk=appointment.pk)
-    )
+    appointment = with_document_data().get(pk=appointment.pk)
     data = appointment_document(appointment)
     data.update(extra)
     event = WebhookEvent.objects.create(

@@ -435,7 +435,7 @@ def import_appointments(
                     seen[item.reference] = item.line
                     parsed.append(item)
                 if not outcome.problems:
-                    _Chunk(dealership, parsed, outcome).apply()
+                    _Chunk(dealership, parsed, outcome, dry_run=dry_run).apply()
             if outcome.problems or dry_run:
                 raise _Refused
             outcome.applied = True
@@ -447,10 +447,14 @@ def import_appointments(
 class _Chunk:
     """Up to CHUNK_SIZE records: what exists read in a fixed number of queries."""
 
-    def __init__(self, dealership: Dealership, records: list[Parsed], outcome: Outcome) -> None:
+    def __init__(
+        self, dealership: Dealership, records: list[Parsed], outcome: Outcome, *, dry_run: bool
+    ) -> None:
         self.dealership = dealership
         self.records = records
         self.outcome = outcome
+        # A dry run compares and counts without writing: its cost is per chunk too.
+        self.dry_run = dry_run
 
     def apply(self) -> None:
         if not self.records:
@@ -476,21 +480,20 @@ class _Chunk:
             customer, vehicle = customers[record.reference], vehicles[record.reference]
             appointment = existing.get(record.reference)
             if appointment is None:
-                booking.book_appointment(
-                    dealership=self.dealership,
-                    customer=customer,
-                    vehicle=vehicle,
-                    starts_at=record.starts_at,
-                    ends_at=record.ends_at,
-                    external_ref=record.reference,
-                    planned_work=record.work,
-                    status=record.status,
-                    advisor_id=record.advisor_id,
-                )
-                if record.status == Appointment.Status.CANCELLED:
-                    self.outcome.note("cancelled", record.reference)
-                else:
-                    self.outcome.note("new", record.reference)
+                if not self.dry_run:
+                    booking.book_appointment(
+                        dealership=self.dealership,
+                        customer=customer,
+                        vehicle=vehicle,
+                        starts_at=record.starts_at,
+                        ends_at=record.ends_at,
+                        external_ref=record.reference,
+                        planned_work=record.work,
+                        status=record.status,
+                        advisor_id=record.advisor_id,
+                    )
+                cancelled = record.status == Appointment.Status.CANCELLED
+                self.outcome.note("cancelled" if cancelled else "new", record.reference)
                 continue
             self._update(appointment, record, customer, vehicle, planned[appointment.pk])
 
@@ -502,30 +505,42 @@ class _Chunk:
         vehicle: Vehicle,
         planned: list[tuple[str, str, Decimal]],
     ) -> None:
-        changed = customer.pk in self.touched_customers or vehicle.pk in self.touched_vehicles
         fields: dict[str, object] = {
             "customer_id": customer.pk,
             "vehicle_id": vehicle.pk,
             "advisor_id": record.advisor_id,
         }
-        reinstated = (
+        if (
             appointment.status == Appointment.Status.CANCELLED
             and record.status == Appointment.Status.SCHEDULED
-        )
-        if reinstated:
-            fields["status"] = Appointment.Status.SCHEDULED
-        changed |= booking.update_appointment(appointment, **fields)
-        if (appointment.starts_at, appointment.ends_at) != (record.starts_at, record.ends_at):
-            changed |= booking.move_appointment(
-                appointment, starts_at=record.starts_at, ends_at=record.ends_at
-            )
-        if [(w.description, w.notes, w.price) for w in record.work] != planned:
-            changed |= booking.replace_planned_work(appointment, record.work)
+        ):
+            fields["status"] = Appointment.Status.SCHEDULED  # booked again
+        fields = {k: v for k, v in fields.items() if getattr(appointment, k) != v}
+        moved = (appointment.starts_at, appointment.ends_at) != (record.starts_at, record.ends_at)
+        work = [(w.description, w.notes, w.price) for w in record.work] != planned
         cancel = (
             record.status == Appointment.Status.CANCELLED
             and appointment.status == Appointment.Status.SCHEDULED
         )
-        if cancel and booking.cancel_appointment(appointment):
+        changed = (
+            bool(fields)
+            or moved
+            or work
+            or customer.pk in self.touched_customers
+            or vehicle.pk in self.touched_vehicles
+        )
+        if not self.dry_run:
+            if fields:
+                booking.update_appointment(appointment, **fields)
+            if moved:
+                booking.move_appointment(
+                    appointment, starts_at=record.starts_at, ends_at=record.ends_at
+                )
+            if work:
+                booking.replace_planned_work(appointment, record.work)
+            if cancel:
+                cancel = booking.cancel_appointment(appointment)
+        if cancel:
             self.outcome.note("cancelled", record.reference)
         elif changed:
             self.outcome.note("changed", record.reference)
@@ -607,10 +622,11 @@ class _Chunk:
                     by_phone.setdefault(str(customer.phone), customer)
                 if customer.email:
                     by_email.setdefault(customer.email.casefold(), customer)
-        Customer.objects.bulk_create(new)
-        for customer in {c.pk: c for c in chosen.values() if c.pk in dirty}.values():
-            customer.save(update_fields=sorted(dirty[customer.pk]))
         self.touched_customers = set(dirty)
+        if not self.dry_run:
+            Customer.objects.bulk_create(new)
+            for customer in {c.pk: c for c in chosen.values() if c.pk in dirty}.values():
+                customer.save(update_fields=sorted(dirty[customer.pk]))
         return chosen
 
     def _vehicles(self) -> dict[str, Vehicle]:
@@ -669,10 +685,11 @@ class _Chunk:
             if vehicle.vin:
                 by_vin.setdefault(vehicle.vin, vehicle)
             by_plate.setdefault(normalised_plate(vehicle.plate), vehicle)
-        Vehicle.objects.bulk_create(new)
-        for vehicle in {v.pk: v for v in chosen.values() if v.pk in dirty}.values():
-            vehicle.save(update_fields=sorted(dirty[vehicle.pk]))
         self.touched_vehicles = set(dirty)
+        if not self.dry_run:
+            Vehicle.objects.bulk_create(new)
+            for vehicle in {v.pk: v for v in chosen.values() if v.pk in dirty}.values():
+                vehicle.save(update_fields=sorted(dirty[vehicle.pk]))
         return chosen
 
 
