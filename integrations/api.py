@@ -15,7 +15,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django_ratelimit.core import is_ratelimited
-from ninja import Field, NinjaAPI, Query, Schema
+from ninja import Field, NinjaAPI, Query, Schema, Status
 from ninja.security import HttpBearer
 from pydantic import BeforeValidator
 
@@ -141,20 +141,26 @@ class ChangesOut(Schema):
 def _upsert(request: HttpRequest, items: list[dict[str, Any]]):
     key: ApiKey = request.auth  # type: ignore[attr-defined]
     if len(items) > settings.API_MAX_BATCH:
-        return 422, {
-            "detail": f"At most {settings.API_MAX_BATCH} appointments per batch.",
-            "errors": [],
-        }
+        return Status(
+            422,
+            {
+                "detail": f"At most {settings.API_MAX_BATCH} appointments per batch.",
+                "errors": [],
+            },
+        )
     outcome: Outcome = import_appointments(key.dealership, records_from_dicts(items))
     if outcome.problems:
-        return 422, {
-            "detail": "Nothing was imported.",
-            "errors": [
-                {"item": p.line, "field": p.column, "message": str(p.message)}
-                for p in outcome.problems
-            ],
-        }
-    return 200, outcome.counts
+        return Status(
+            422,
+            {
+                "detail": "Nothing was imported.",
+                "errors": [
+                    {"item": p.line, "field": p.column, "message": str(p.message)}
+                    for p in outcome.problems
+                ],
+            },
+        )
+    return Status(200, outcome.counts)
 
 
 @api.post(

@@ -38,11 +38,6 @@ def december():
         yield traveller
 
 
-@pytest.fixture
-def gent(db):
-    return DealershipFactory(slug="gent", country="BE", time_zone="Europe/Brussels", language="nl")
-
-
 def writes(queries) -> list[str]:
     return [
         q["sql"]
