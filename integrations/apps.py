@@ -6,3 +6,7 @@ class IntegrationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "integrations"
     verbose_name = _("Integrations")
+
+    def ready(self) -> None:
+        # Registers the tasks in every process, so the web can queue them by name.
+        from integrations import tasks  # noqa: F401

@@ -15,7 +15,6 @@ from django.utils import timezone
 from config.celery import publish
 from integrations.documents import appointment_document, with_document_data
 from integrations.models import EventName, Webhook, WebhookDelivery, WebhookEvent
-from workshop.models import Appointment
 
 CHECKIN_SENT = EventName.CHECKIN_SENT
 ITEM_CONVERTED = EventName.ITEM_CONVERTED
@@ -29,11 +28,14 @@ APPOINTMENT_READY = EventName.APPOINTMENT_READY
 DELIVER_TASK = "integrations.deliver_webhook"
 
 
-def emit(appointment: Appointment, name: str, **extra: Any) -> WebhookEvent:
-    """Records that `name` happened to `appointment` (with `extra` facts, such as the
-    work item an item became), and queues it to every endpoint listening for it."""
+def emit(appointment_id: int, name: str, **extra: Any) -> WebhookEvent:
+    """Records that `name` happened to the appointment (with `extra` facts, such as the
+    work item an item became), and queues it to every endpoint listening for it.
+
+    The payload is the appointment as it is now, in the caller's transaction: what a
+    receiver gets on every attempt, and what the API's change feed shows."""
     now = timezone.now()
-    appointment = with_document_data().get(pk=appointment.pk)
+    appointment = with_document_data().get(pk=appointment_id)
     data = appointment_document(appointment)
     data.update(extra)
     event = WebhookEvent.objects.create(

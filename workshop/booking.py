@@ -125,7 +125,7 @@ def move_appointment(appointment: Appointment, *, starts_at: datetime, ends_at: 
                 invited_at=None,
                 reminded_at=None,
             )
-            events.emit(locked, events.APPOINTMENT_MOVED)
+            events.emit(locked.pk, events.APPOINTMENT_MOVED)
     return True
 
 
@@ -141,7 +141,7 @@ def cancel_appointment(appointment: Appointment) -> bool:
         if not cancelled:
             return False
         appointment.refresh_from_db(fields=["status", "updated_at"])
-        events.emit(appointment, events.APPOINTMENT_CANCELLED)
+        events.emit(appointment.pk, events.APPOINTMENT_CANCELLED)
     return True
 
 
