@@ -34,7 +34,7 @@ def test_a_manager_previews_and_imports_the_dms_file(live_server, page: Page):
     page.get_by_role("button", name="Confirm the import").click()
 
     expect(page.get_by_role("status")).to_contain_text("3 new, 0 changed, 1 cancelled")
-    rows = page.get_by_role("table").first
+    rows = page.get_by_role("main")
     expect(rows).to_contain_text("Sofie Van den Broeck")
     expect(rows).to_contain_text("Benoît Lefèvre")
     expect(rows).to_contain_text("1-XYZ-123")

@@ -411,3 +411,33 @@ def test_overlapping_imports_at_the_same_time_create_everything_once():
     assert Appointment.objects.filter(dealership=gent).count() == 90
     assert Customer.objects.filter(dealership=gent).count() == 7
     assert Vehicle.objects.filter(dealership=gent).count() == 1
+
+
+def test_a_changed_customer_car_or_advisor_updates_the_appointment(gent):
+    advisor = MembershipFactory(dealership=gent, user__username="piet").user
+    import_csv(gent, csv_text([row()]))
+    appointment = Appointment.objects.get()
+
+    outcome = import_csv(
+        gent,
+        csv_text(
+            [
+                row(
+                    customer_number="C-2",
+                    customer_name="An Janssens",
+                    phone="0471 00 00 00",
+                    email="an@example.com",
+                    vin="WVWZZZ1KZAW000002",
+                    plate="2-NEW-002",
+                    advisor="PIET",
+                )
+            ]
+        ),
+    )
+
+    assert outcome.counts["changed"] == 1
+    appointment.refresh_from_db()
+    assert appointment.customer.full_name == "An Janssens"
+    assert appointment.vehicle.plate == "2-NEW-002"
+    assert appointment.advisor == advisor
+    assert Customer.objects.count() == 2
