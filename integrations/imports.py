@@ -476,12 +476,13 @@ class _Chunk:
             .values_list("appointment_id", "description", "notes", "price")
         ):
             planned[appointment_id].append((description, notes, price))
+        bookings: list[booking.Booking] = []
         for record in self.records:
             customer, vehicle = customers[record.reference], vehicles[record.reference]
             appointment = existing.get(record.reference)
             if appointment is None:
-                if not self.dry_run:
-                    booking.book_appointment(
+                bookings.append(
+                    booking.Booking(
                         dealership=self.dealership,
                         customer=customer,
                         vehicle=vehicle,
@@ -489,13 +490,15 @@ class _Chunk:
                         ends_at=record.ends_at,
                         external_ref=record.reference,
                         planned_work=record.work,
-                        status=record.status,
-                        advisor_id=record.advisor_id,
+                        fields={"status": record.status, "advisor_id": record.advisor_id},
                     )
+                )
                 cancelled = record.status == Appointment.Status.CANCELLED
                 self.outcome.note("cancelled" if cancelled else "new", record.reference)
                 continue
             self._update(appointment, record, customer, vehicle, planned[appointment.pk])
+        if bookings and not self.dry_run:
+            booking.book_appointments(bookings)
 
     def _update(
         self,

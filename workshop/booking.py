@@ -1,7 +1,7 @@
 """Booking appointments: how the DMS, staff and the demo seeder put work in the planner."""
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -20,6 +20,56 @@ class PlannedWork:
     notes: str = ""
 
 
+@dataclass(frozen=True)
+class Booking:
+    """One appointment to book: who, what car, when, the DMS reference, planned work,
+    and any other appointment field (`status`, `advisor_id`...)."""
+
+    dealership: Dealership
+    customer: Customer
+    vehicle: Vehicle
+    starts_at: datetime
+    ends_at: datetime
+    external_ref: str
+    planned_work: Sequence[PlannedWork] = ()
+    fields: Mapping[str, object] = field(default_factory=dict)
+
+
+def book_appointments(bookings: Sequence[Booking]) -> list[Appointment]:
+    """Creates the appointments with their online check-ins and planned work items, in
+    three INSERTs however many there are (the DMS import books hundreds at a time)."""
+    with transaction.atomic():
+        appointments = Appointment.objects.bulk_create(
+            Appointment(
+                dealership=booking.dealership,
+                customer=booking.customer,
+                vehicle=booking.vehicle,
+                starts_at=booking.starts_at,
+                ends_at=booking.ends_at,
+                external_ref=booking.external_ref,
+                **booking.fields,
+            )
+            for booking in bookings
+        )
+        OnlineCheckIn.objects.bulk_create(
+            OnlineCheckIn(appointment=appointment) for appointment in appointments
+        )
+        WorkItem.objects.bulk_create(
+            WorkItem(
+                appointment=appointment,
+                description=work.description,
+                notes=work.notes,
+                price=work.price,
+                vat_rate=booking.dealership.vat_rate,
+                origin=WorkItem.Origin.PLANNED,
+                position=position,
+            )
+            for appointment, booking in zip(appointments, bookings, strict=True)
+            for position, work in enumerate(booking.planned_work, start=1)
+        )
+    return appointments
+
+
 def book_appointment(
     *,
     dealership: Dealership,
@@ -32,29 +82,20 @@ def book_appointment(
     **fields: object,
 ) -> Appointment:
     """Creates the appointment with its online check-in and planned work items."""
-    with transaction.atomic():
-        appointment = Appointment.objects.create(
-            dealership=dealership,
-            customer=customer,
-            vehicle=vehicle,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            external_ref=external_ref,
-            **fields,
-        )
-        OnlineCheckIn.objects.create(appointment=appointment)
-        WorkItem.objects.bulk_create(
-            WorkItem(
-                appointment=appointment,
-                description=work.description,
-                notes=work.notes,
-                price=work.price,
-                vat_rate=dealership.vat_rate,
-                origin=WorkItem.Origin.PLANNED,
-                position=position,
+    (appointment,) = book_appointments(
+        [
+            Booking(
+                dealership=dealership,
+                customer=customer,
+                vehicle=vehicle,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                external_ref=external_ref,
+                planned_work=planned_work,
+                fields=fields,
             )
-            for position, work in enumerate(planned_work, start=1)
-        )
+        ]
+    )
     return appointment
 
 
