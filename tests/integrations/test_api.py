@@ -251,3 +251,30 @@ def test_a_batch_retried_after_a_timeout_creates_nothing_twice(live_server):
     assert Appointment.objects.filter(dealership=gent).count() == 20
     assert Customer.objects.filter(dealership=gent).count() == 20
     assert answers[0]["new"] + answers[0]["unchanged"] == 20
+
+
+@pytest.mark.parametrize("size", [1, 8])
+def test_reads_cost_the_same_whatever_the_data(
+    client, gent, api_key, size, django_assert_num_queries
+):
+    post(
+        client,
+        api_key,
+        [api_item(reference=f"WO-{n}", customer_number=f"C-{n}") for n in range(size)],
+    )
+    post(
+        client,
+        api_key,
+        [
+            api_item(reference=f"WO-{n}", customer_number=f"C-{n}", status="cancelled")
+            for n in range(size)
+        ],
+    )
+    appointment = Appointment.objects.get(external_ref="WO-0")
+    for n in range(size):
+        RemarkFactory(checkin=appointment.checkin, subject=f"Remark {n}")
+    with django_assert_num_queries(7):
+        assert client.get("/api/v1/appointments/WO-0", **auth(api_key)).status_code == 200
+    with django_assert_num_queries(6):
+        changes = client.get("/api/v1/changes", **auth(api_key)).json()["changes"]
+    assert len(changes) == size

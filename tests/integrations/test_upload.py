@@ -119,3 +119,13 @@ def test_the_preview_costs_the_same_whatever_the_files_size(
 def test_the_upload_page_costs_a_fixed_number_of_queries(manager_client, django_assert_num_queries):
     with django_assert_num_queries(3):
         assert manager_client.get(UPLOAD).status_code == 200
+
+
+@pytest.mark.parametrize("count", [1, 5])
+def test_the_confirmation_costs_the_same_whatever_the_files_size(
+    manager_client, count, django_assert_num_queries
+):
+    upload(manager_client, rows(count))
+    with django_assert_num_queries(21):
+        assert manager_client.post(CONFIRM).status_code == 302
+    assert Appointment.objects.count() == count
