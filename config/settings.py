@@ -541,6 +541,9 @@ CELERY_DB_REUSE_MAX = 1_000_000_000
 WEBHOOK_RETRY_SECONDS = env_int("WEBHOOK_RETRY_SECONDS", 30, minimum=1)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10, minimum=1)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+# A manager types the URL: by default only public addresses are called, never this
+# machine or the private network behind it. The tests' local receiver needs it on.
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env_bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", False)
 # Calls per minute one API key may make (django-ratelimit, on the shared cache).
 API_RATE_PER_MINUTE = env_int("API_RATE_PER_MINUTE", 120, minimum=1)
 # Appointments one API batch may hold.

@@ -9,9 +9,12 @@ delivery whose answer was lost may arrive twice, and counts once. `sweep` queues
 what waits past its time (a lost task, a worker that died mid-send).
 """
 
+import ipaddress
 import json
 import logging
+import socket
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -50,6 +53,23 @@ def signed_request(delivery: WebhookDelivery, now: datetime) -> tuple[bytes, dic
     return body.encode(), headers
 
 
+def refused_host(url: str) -> str:
+    """Why `url` may not be called, or "": its host must resolve to public addresses
+    only (unless WEBHOOK_ALLOW_PRIVATE_HOSTS), so an endpoint cannot reach this machine
+    or the network behind it."""
+    if settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
+        return ""
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+    except OSError as error:
+        return f"Cannot resolve {host}: {error}"
+    for address in addresses:
+        if not ipaddress.ip_address(address.split("%")[0]).is_global:
+            return f"Refused: {host} is a private or local address ({address})"
+    return ""
+
+
 def deliver(delivery_id: int, now: datetime | None = None) -> datetime | None:
     """Sends one delivery if it is due and nobody else is. Returns when to try again
     after a failure that may pass, else None."""
@@ -61,6 +81,9 @@ def deliver(delivery_id: int, now: datetime | None = None) -> datetime | None:
         return None
     delivery = WebhookDelivery.objects.select_related("event", "webhook").get(pk=delivery_id)
     body, headers = signed_request(delivery, now)
+    refused = refused_host(delivery.webhook.url)
+    if refused:
+        return _failed(delivery, now, None, refused)
     try:
         response = requests.post(
             delivery.webhook.url,

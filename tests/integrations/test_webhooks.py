@@ -30,6 +30,11 @@ def december():
         yield traveller
 
 
+@pytest.fixture(autouse=True)
+def _local_receiver_allowed(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = True
+
+
 @pytest.fixture
 def receiver():
     server = Receiver().start()
@@ -241,3 +246,16 @@ def test_a_converted_item_names_the_work_line_it_became(gent, endpoint, booked):
         "kind": "remark",
         "work_line": {"description": "Remblokken", "notes": "", "price": "120.00"},
     }
+
+
+def test_private_addresses_are_not_called_by_default(gent, endpoint, receiver, booked, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = False
+    import_csv(gent, csv_text([row(status="cancelled")]))
+    delivery = WebhookDelivery.objects.get()
+
+    assert webhooks.deliver(delivery.pk) is not None
+
+    assert receiver.requests == 0
+    delivery.refresh_from_db()
+    assert delivery.status == Status.PENDING
+    assert "private or local address (127.0.0.1)" in delivery.error

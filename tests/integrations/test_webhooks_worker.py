@@ -4,12 +4,30 @@ worker signs with the real clock, and the receiver checks the timestamp against 
 import pytest
 
 from integrations.models import Webhook, WebhookDelivery
-from tests.conftest import wait_until
+from tests.conftest import (
+    purge_task_queues,
+    start_celery_worker,
+    stop_celery_worker,
+    wait_until,
+)
 from tests.factories import DealershipFactory
 from tests.integrations.receiver import Receiver
 from tests.integrations.support import csv_text, import_csv, row
 
 Status = WebhookDelivery.Status
+
+
+@pytest.fixture
+def worker(transactional_db, settings):
+    """A real worker that may call the local receiver."""
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = True
+    purge_task_queues()
+    process = start_celery_worker({"WEBHOOK_ALLOW_PRIVATE_HOSTS": "true"})
+    try:
+        yield process
+    finally:
+        stop_celery_worker(process)
+        purge_task_queues()
 
 
 @pytest.fixture
@@ -20,7 +38,7 @@ def receiver():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_celery_worker_delivers_the_event(celery_worker_process, receiver):
+def test_a_celery_worker_delivers_the_event(worker, receiver):
     gent = DealershipFactory(slug="gent-worker", country="BE")
     hook = Webhook(dealership=gent, url=receiver.url)
     hook.set_events(["appointment.cancelled"])
