@@ -20,6 +20,24 @@ class PlannedWork:
     notes: str = ""
 
 
+def planned_items(
+    appointment: Appointment, planned_work: Sequence[PlannedWork], dealership: Dealership
+) -> list[WorkItem]:
+    """The appointment's planned work items, numbered from 1, at the dealership's VAT."""
+    return [
+        WorkItem(
+            appointment=appointment,
+            description=work.description,
+            notes=work.notes,
+            price=work.price,
+            vat_rate=dealership.vat_rate,
+            origin=WorkItem.Origin.PLANNED,
+            position=position,
+        )
+        for position, work in enumerate(planned_work, start=1)
+    ]
+
+
 @dataclass(frozen=True)
 class Booking:
     """One appointment to book: who, what car, when, the DMS reference, planned work,
@@ -55,17 +73,9 @@ def book_appointments(bookings: Sequence[Booking]) -> list[Appointment]:
             OnlineCheckIn(appointment=appointment) for appointment in appointments
         )
         WorkItem.objects.bulk_create(
-            WorkItem(
-                appointment=appointment,
-                description=work.description,
-                notes=work.notes,
-                price=work.price,
-                vat_rate=booking.dealership.vat_rate,
-                origin=WorkItem.Origin.PLANNED,
-                position=position,
-            )
+            item
             for appointment, booking in zip(appointments, bookings, strict=True)
-            for position, work in enumerate(booking.planned_work, start=1)
+            for item in planned_items(appointment, booking.planned_work, booking.dealership)
         )
     return appointments
 
@@ -111,16 +121,7 @@ def replace_planned_work(appointment: Appointment, planned_work: Sequence[Planne
     with transaction.atomic():
         WorkItem.objects.filter(pk__in=[w.pk for w in current]).delete()
         WorkItem.objects.bulk_create(
-            WorkItem(
-                appointment=appointment,
-                description=work.description,
-                notes=work.notes,
-                price=work.price,
-                vat_rate=appointment.dealership.vat_rate,
-                origin=WorkItem.Origin.PLANNED,
-                position=position,
-            )
-            for position, work in enumerate(planned_work, start=1)
+            planned_items(appointment, planned_work, appointment.dealership)
         )
     return True
 
