@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     "workshop",
     "portal",
     "notifications",
+    "integrations",
+    "ninja",
     "config.apps.PitlaneConfig",
 ]
 
@@ -82,6 +84,8 @@ MIDDLEWARE = [
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.gzip.GZipMiddleware",
+    # Logs every API call (integrations), outermost of ours so it sees the final status.
+    "integrations.middleware.api_call_log",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -291,6 +295,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=SWEEP_SECONDS),
         "options": {"expires": SWEEP_SECONDS},
     },
+    "sweep-webhooks": {
+        "task": "integrations.sweep_webhooks",
+        "schedule": timedelta(seconds=SWEEP_SECONDS),
+        "options": {"expires": SWEEP_SECONDS},
+    },
 }
 
 # === Static files =====================================================================
@@ -412,6 +421,23 @@ MESSAGE_SENDING_TIMEOUT_MINUTES = env_int("MESSAGE_SENDING_TIMEOUT_MINUTES", 2, 
 # batch whose worker died, the sweep asks the provider about this many (the rest never
 # began and are sent as if new). E-mail's outcome is always recorded at once.
 MESSAGE_RECORD_EVERY = env_int("MESSAGE_RECORD_EVERY", 50, minimum=1)
+
+# === Integrations: the DMS import, the API and webhooks ===============================
+
+# A webhook delivery that got no 2xx is tried again after 30 s, 60 s, 120 s... (at most
+# an hour apart), up to this many attempts; a receiver gets this long to answer.
+WEBHOOK_RETRY_SECONDS = env_int("WEBHOOK_RETRY_SECONDS", 30, minimum=1)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10, minimum=1)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+# A manager types the URL: by default only public addresses are called, never this
+# machine or the private network behind it. The tests' local receiver needs it on.
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env_bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", False)
+# Calls per minute one API key may make (django-ratelimit, on the shared cache).
+API_RATE_PER_MINUTE = env_int("API_RATE_PER_MINUTE", 120, minimum=1)
+# Appointments one API batch may hold.
+API_MAX_BATCH = env_int("API_MAX_BATCH", 500, minimum=1)
+# The largest CSV a manager may upload on the import page (the command takes any size).
+IMPORT_UPLOAD_MAX_MB = env_int("IMPORT_UPLOAD_MAX_MB", 20, minimum=1)
 
 # === Staff log-in and sessions ========================================================
 

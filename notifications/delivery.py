@@ -45,6 +45,7 @@ from workshop.models import (
     Dealership,
     OnlineCheckIn,
 )
+from workshop.booking import MOVED_BEFORE_SENDING
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ NOT_SCHEDULED: dict[str, str] = {
 STARTED = gettext_noop("Not sent: the appointment had started.")
 OPENED_MEANWHILE = gettext_noop("Not sent: the customer opened their link meanwhile.")
 ANSWERED_MEANWHILE = gettext_noop("Not sent: the customer answered meanwhile.")
-MOVED = gettext_noop("Not sent: the appointment moved; the invitation goes out when it is due.")
+MOVED = MOVED_BEFORE_SENDING
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
 START_WORDS = {"START", "UNSTOP"}
 

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from integrations import events
 from workshop import answers
 from workshop.answers import OfferChoice
 from workshop.daylist import list_changed
@@ -148,6 +149,7 @@ def submit_checkin(checkin: OnlineCheckIn) -> list[CheckInItem]:
             actor=AppointmentEvent.Actor.CUSTOMER,
             detail="\n".join(str(item) for item in opened),
         )
+        events.emit(locked.appointment_id, events.CHECKIN_SENT)
     for item in opened:
         item.state, item.submitted_at = State.OPEN, now
     checkin.answered_at, checkin.last_answered_at = locked.answered_at, now
@@ -234,6 +236,18 @@ def convert_item(
             user=by,
             detail=str(locked),
             new_value=description,
+        )
+        events.emit(
+            appointment.pk,
+            events.ITEM_CONVERTED,
+            converted={
+                "kind": locked.kind,
+                "work_line": {
+                    "description": work_item.description,
+                    "notes": work_item.notes,
+                    "price": f"{work_item.price:.2f}",
+                },
+            },
         )
     return work_item
 

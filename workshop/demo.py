@@ -397,7 +397,7 @@ class Seeder:
         managers, _ = Group.objects.get_or_create(name="Managers")
         managers.permissions.set(
             Permission.objects.filter(
-                content_type__app_label__in=["workshop", "auth", "notifications"],
+                content_type__app_label__in=["workshop", "auth", "notifications", "integrations"],
                 codename__in=[
                     "view_dealership",
                     "change_dealership",
@@ -427,6 +427,16 @@ class Seeder:
                     "view_message",
                     "view_inboundemail",
                     "view_messageattachment",
+                    "add_apikey",
+                    "change_apikey",
+                    "view_apikey",
+                    "view_apicall",
+                    "add_webhook",
+                    "change_webhook",
+                    "delete_webhook",
+                    "view_webhook",
+                    "view_webhookdelivery",
+                    "change_webhookdelivery",
                 ],
             )
         )

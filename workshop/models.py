@@ -245,6 +245,8 @@ class Customer(models.Model):
         _("preferred channel"), max_length=8, choices=Channel.choices, default=Channel.SMS
     )
     language = models.CharField(_("language"), max_length=8, choices=LANGUAGE_CHOICES)
+    # The DMS's customer number: how an import finds the customer again.
+    external_ref = models.CharField(_("DMS customer number"), max_length=64, blank=True)
     # Set when the customer replied STOP to an SMS; no SMS goes out while set.
     sms_opted_out_at = models.DateTimeField(_("opted out of SMS at"), null=True, blank=True)
 
@@ -258,6 +260,14 @@ class Customer(models.Model):
             # The list's search: any part of a customer's first or last name.
             trigram_index(Upper("first_name"), "customer_first_trgm_idx"),
             trigram_index(Upper("last_name"), "customer_last_trgm_idx"),
+        ]
+        constraints = [
+            # The DMS import matches customers by their number first.
+            models.UniqueConstraint(
+                fields=["dealership", "external_ref"],
+                condition=~Q(external_ref=""),
+                name="customer_external_ref_unique",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -317,6 +327,11 @@ class Vehicle(models.Model):
             models.Index(fields=["dealership", "plate"], name="vehicle_plate_idx"),
             # The list's search: any part of a plate, however it was typed.
             trigram_index(PLATE_KEY, "vehicle_plate_trgm_idx"),
+            # The DMS import: a dealership's vehicle by VIN, else by plate however typed.
+            models.Index(
+                fields=["dealership", "vin"], name="vehicle_vin_idx", condition=~Q(vin="")
+            ),
+            models.Index(models.F("dealership"), PLATE_KEY, name="vehicle_plate_key_idx"),
         ]
 
     def __str__(self) -> str:

@@ -167,12 +167,14 @@ def language_post(checkin, size):
 
 # Post: queries, savepoints included. The answers post: the check-in, then one
 # transaction that locks it, drops the drafts it replaces and writes the new ones
-# (`set_offer_choices`). Sending: `submit_checkin` and the confirmation
+# (`set_offer_choices`). Sending: `submit_checkin` with its `checkin.sent` event (five:
+# `integrations.events.emit` reads the appointment, its work items and answers, writes
+# the event and finds the endpoints listening) and the confirmation
 # (`queue_confirmation`, which reads the answers as `workshop.answers` has them).
 POSTS = {
     services_post: 10,
     services_autosave: 13,
-    review_post: 25,
+    review_post: 30,
     contact_post: 15,
     remark_add: 7,
     remark_edit: 3,
