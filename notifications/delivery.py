@@ -36,6 +36,7 @@ from config.celery import publish
 from notifications import compose, schedule, texts, transports
 from notifications.models import Message
 from notifications.transports import DeliveryUnknown, TransportError, transport_for
+from workshop.booking import MOVED_BEFORE_SENDING
 from workshop.daylist import list_changed
 from workshop.models import (
     Appointment,
@@ -45,7 +46,6 @@ from workshop.models import (
     Dealership,
     OnlineCheckIn,
 )
-from workshop.booking import MOVED_BEFORE_SENDING
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from io import BytesIO
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -24,10 +25,12 @@ from django.utils.translation import gettext_noop
 from PIL import Image
 
 from notifications import conversation, delivery
+from notifications import media as pictures
 from notifications.email_parse import BOUNCE, ParsedEmail, Part, once_key, parse
 from notifications.models import InboundEmail, Message, MessageAttachment, ReplyAddress
 from portal.uploads import media as uploaded
 from portal.uploads import refusals
+from portal.uploads.storing import store_upload
 from workshop.models import Appointment, Channel, Customer, Dealership
 
 log = logging.getLogger(__name__)
@@ -100,7 +103,9 @@ def store_inbound_email(raw: bytes, *, envelope_recipients: Iterable[str] = ()) 
             inbound.raw.save("message.eml", ContentFile(raw), save=False)
             stored.append(inbound.raw.name or "")
             inbound.save(force_insert=True)
-            _store_attachments(message, parsed.attachments, stored)
+            accepted = _store_attachments(message, parsed.attachments, stored)
+            if accepted and appointment is not None and not automatic:
+                _show_to_staff(message, accepted)
             if bounced is not None and bounced.appointment_id is not None:
                 delivery.fail(
                     bounced,
@@ -214,8 +219,10 @@ def check_file(data: bytes) -> tuple[uploaded.MediaType | None, str]:
     return media, ""
 
 
-def _store_attachments(message: Message, parts: list[Part], stored: list[str]) -> None:
-    """The files, each checked; one insert for them all."""
+def _store_attachments(
+    message: Message, parts: list[Part], stored: list[str]
+) -> list[tuple[str, bytes]]:
+    """The files, each checked; one insert for them all. Returns the accepted ones."""
     accepted = 0
     attachments = []
     for part in parts:
@@ -240,6 +247,27 @@ def _store_attachments(message: Message, parts: list[Part], stored: list[str]) -
             stored.append(attachment.file.name or "")
         attachments.append(attachment)
     MessageAttachment.objects.bulk_create(attachments)
+    return [
+        (attachment.original_name, part.data)
+        for attachment, part in zip(attachments, parts, strict=True)
+        if attachment.state == MessageAttachment.State.READY
+    ]
+
+
+def _show_to_staff(message: Message, files: list[tuple[str, bytes]]) -> None:
+    """The photos and videos of a customer's e-mail go where those of an MMS or the
+    check-in page go: a remark on the appointment, each file checked and cleaned by the
+    portal's background check, shown and shared from the appointment page. A file the
+    check-in has no room for left stays with the e-mail (`MessageAttachment`)."""
+    remark = pictures.remark_for(message)
+    Message.objects.filter(pk=message.pk).update(remark=remark)
+    message.remark = remark
+    for name, data in files:
+        try:
+            store_upload(remark, UploadedFile(BytesIO(data), name=name, size=len(data)))
+        except refusals.UploadRejected as refused:
+            log.info("Message %s: %s not added to the check-in: %s", message.pk, name, refused)
+    pictures.open_remark(remark)
 
 
 def _delete(names: list[str]) -> None:

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('workshop', '0005_customer_external_ref_dms'),
+        ('workshop', '0006_customer_external_ref_dms'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -24,7 +24,7 @@ from notifications.email_parse import AUTO_REPLY, BOUNCE, NORMAL, parse
 from notifications.models import InboundEmail, Message, MessageAttachment, ReplyAddress
 from tests.conftest import closed_port_url, database_url_for_subprocess
 from tests.factories import AppointmentFactory, CustomerFactory, DealershipFactory
-from workshop.models import Appointment, AppointmentEvent, Channel, OnlineCheckIn
+from workshop.models import Appointment, AppointmentEvent, Channel, CheckInItem, OnlineCheckIn
 
 MIME = Path(__file__).parent / "mime"
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,6 +147,21 @@ def test_reply_with_a_photo_keeps_the_photo_and_records_the_refused_pdf(appointm
     assert pdf.original_name == "invoice-2025-117.pdf"
     assert pdf.rejection_reason == "This file is not a photo or video we can accept."
     assert not pdf.file
+
+
+def test_the_photo_of_an_email_reaches_staff_as_a_remark_as_an_mms_does(appointment):
+    message = store_inbound_email(mime("reply_with_jpeg.eml"))
+
+    remark = message.remark
+    assert remark is not None
+    remark.refresh_from_db()
+    assert remark.checkin == appointment.checkin
+    assert remark.state == CheckInItem.State.OPEN  # on the appointment page, pinned
+    assert remark.description == message.body
+    (photo,) = remark.attachments.all()  # the PDF stays refused with the e-mail
+    assert photo.original_name == "IMG_4821.jpeg"
+    assert photo.original_size == message.attachments.get(state="ready").size
+    assert list(Appointment.objects.pinned()) == [appointment]
 
 
 def test_out_of_office_is_recognised_as_an_auto_reply(appointment):
@@ -587,7 +602,8 @@ def test_more_photos_than_a_message_takes_are_refused_with_the_reason(appointmen
 
 @pytest.mark.parametrize(
     ("fixture", "queries"),
-    [("plain_reply_quoted.eml", 8), ("reply_with_jpeg.eml", 9), ("bounce_dsn.eml", 14)],
+    # A photo also goes to the check-in as a remark, through the portal's upload checks.
+    [("plain_reply_quoted.eml", 8), ("reply_with_jpeg.eml", 29), ("bounce_dsn.eml", 14)],
 )
 def test_a_webhook_post_costs_a_fixed_number_of_queries(
     client, appointment, invitation, webhook_secret, django_assert_num_queries, fixture, queries
