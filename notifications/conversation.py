@@ -20,9 +20,11 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from config.celery import publish
+from integrations import events
 from notifications import compose, gsm, texts
 from notifications.answers_words import Answer, parse
 from notifications.models import Message, MessageChannel, QuickReply
+from workshop.daylist import list_changed
 from workshop.models import (
     DECLINE_WAITING,
     Appointment,
@@ -64,11 +66,12 @@ def received(message: Message, now: datetime | None = None) -> Answer | None:
     never answers anything. Returns the answer taken, if any.
     """
     now = now or timezone.now()
-    if message.is_outbound or message.appointment_id is None:
+    if message.is_outbound or message.appointment is None:
         return None
+    list_changed(message.appointment.dealership_id)  # unread, or an answer: the list shows it
     meaning = None if message.auto_reply else parse(message.body)
     if meaning is not None and not message.remark_id and not message.media_urls:
-        appointment = _loaded(message.appointment_id)
+        appointment = _loaded(message.appointment.pk)
         if appointment.is_upcoming(now):
             answer(appointment, meaning, channel=message.channel, now=now)
             Message.objects.filter(pk=message.pk, read_at__isnull=True).update(read_at=now)
@@ -122,6 +125,13 @@ def answer(
             detail=_by_channel(channel),
         )
         _acknowledge(appointment, state, channel, now)
+        list_changed(appointment.dealership_id)
+        events.emit(
+            appointment.pk,
+            events.APPOINTMENT_CONFIRMED
+            if state == Confirmation.CONFIRMED
+            else events.APPOINTMENT_DECLINED,
+        )
     return True
 
 
@@ -164,6 +174,7 @@ def handle_decline(appointment: Appointment, user, now: datetime | None = None) 
                 actor=AppointmentEvent.Actor.STAFF,
                 user=user,
             )
+            list_changed(appointment.dealership_id)
     return bool(changed)
 
 
@@ -180,6 +191,7 @@ def mark_read(appointment: Appointment, user, now: datetime | None = None) -> in
                 actor=AppointmentEvent.Actor.STAFF,
                 user=user,
             )
+            list_changed(appointment.dealership_id)
     return read
 
 

@@ -6,6 +6,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
+from integrations.models import WebhookEvent
 from notifications import conversation, delivery, gsm
 from notifications.answers_words import Answer, parse
 from notifications.models import Message
@@ -150,6 +151,19 @@ def test_nee_declines_pins_and_says_how_to_rebook(client, settings, booked):
     assert conversation.handle_decline(booked, staff)
     assert not conversation.handle_decline(booked, staff)  # once
     assert not Appointment.objects.get(pk=booked.pk).is_pinned
+
+
+def test_an_answer_is_one_event_for_the_dms_each_time_it_changes(client, settings, booked):
+    inbound(client, settings, "Ja")
+    inbound(client, settings, "ok", sid="SM" + "f" * 32)  # the same answer: no new event
+    inbound(client, settings, "nee", sid="SM" + "d" * 32)  # changed their mind
+
+    names = list(
+        WebhookEvent.objects.filter(appointment=booked)
+        .order_by("pk")
+        .values_list("name", flat=True)
+    )
+    assert names == ["appointment.confirmed", "appointment.declined"]
 
 
 def test_anything_else_waits_unread_and_pins_until_someone_reads_it(client, settings, booked):

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
-from notifications import delivery
+from notifications import conversation, delivery
 from notifications.invitations import dispatch_due_invitations, resend_invitation
 from tests.factories import (
     AppointmentFactory,
@@ -152,6 +152,20 @@ FLOWS = {
         _sent,
         lambda a, message: delivery.record_status(message, "delivered"),
         'class="st-delivered"',
+    ),
+    "confirmed by a one-word SMS": (
+        None,
+        lambda a, _before: delivery.record_inbound(
+            sender=str(a.customer.phone), to="", body="Ja", provider_id="SM-poll-ja"
+        ),
+        'class="cf-confirmed"',
+    ),
+    "a question from the check-in page": (
+        None,
+        lambda a, _before: conversation.write_from_portal(
+            a.checkin, "Can you also look at the wipers?", key="poll-question"
+        ),
+        "flag-message",
     ),
     "customer not reachable": (
         _sent_by_sms_only,
