@@ -337,6 +337,24 @@ def test_a_queued_invitation_is_withdrawn_when_the_appointment_moves(gent):
     assert checkin.invitation_status == OnlineCheckIn.InvitationStatus.NOT_DUE
 
 
+def test_a_yes_for_the_old_date_does_not_hold_for_the_new_one(gent):
+    import_csv(gent, csv_text([row(starts_at="2026-12-03T08:00", ends_at="2026-12-03T09:00")]))
+    appointment = Appointment.objects.get()
+    Appointment.objects.filter(pk=appointment.pk).update(
+        confirmation=Appointment.Confirmation.CONFIRMED, confirmation_at=appointment.created_at
+    )
+    OnlineCheckIn.objects.filter(appointment=appointment).update(
+        confirmation_asked_at=appointment.created_at
+    )
+
+    import_csv(gent, csv_text([row(starts_at="2026-12-20T08:00", ends_at="2026-12-20T09:00")]))
+
+    appointment.refresh_from_db()
+    assert appointment.confirmation == Appointment.Confirmation.NO_ANSWER
+    assert appointment.confirmation_at is None
+    assert OnlineCheckIn.objects.get().confirmation_asked_at is None  # asked again, once
+
+
 def test_the_dry_run_reports_and_writes_nothing(gent):
     import_csv(gent, csv_text([row(reference="KEEP")]))
 
