@@ -43,7 +43,7 @@ def test_a_manager_previews_and_imports_the_dms_file(live_server, page: Page):
 def test_a_file_with_errors_lists_them_and_imports_nothing(live_server, page: Page, tmp_path):
     Seeder().run()
     bad = tmp_path / "bad.csv"
-    text = SAMPLE.read_text().replace("0470 12 34 56", "12345", 1)
+    text = SAMPLE.read_text().replace("+32 470 12 34 56", "12345", 1)
     bad.write_text(text)
     log_in(page, live_server.url, "manager", DEMO_PASSWORD)
     switch_to_gent(page)
