@@ -350,7 +350,9 @@ def tell_advisor(message_id: int) -> bool:
     """E-mails the appointment's advisor that the customer wrote, if they asked to hear;
     best effort (a lost notice leaves the message pinned on the list all the same)."""
     message = (
-        Message.objects.select_related("appointment__advisor", "appointment__customer")
+        Message.objects.select_related(
+            "appointment__advisor", "appointment__customer", "appointment__dealership"
+        )
         .filter(pk=message_id, direction=Message.Direction.IN, appointment__isnull=False)
         .first()
     )
@@ -367,9 +369,13 @@ def tell_advisor(message_id: int) -> bool:
         return False
     url = settings.SITE_URL + reverse("workshop:appointment", args=[appointment.pk])
     name = appointment.customer.full_name
+    with translation.override(appointment.dealership.language):  # the workshop's language
+        subject = gettext("%(name)s wrote about %(reference)s") % {
+            "name": name,
+            "reference": appointment.external_ref,
+        }
     send_mail(
-        subject=gettext("%(name)s wrote about %(reference)s")
-        % {"name": name, "reference": appointment.external_ref},
+        subject=subject,
         message=f"{message.body}\n\n{url}",
         from_email=None,
         recipient_list=[advisor.email],

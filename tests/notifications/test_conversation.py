@@ -4,7 +4,8 @@ messages that pin, MMS pictures, and staff replies through the exactly-once deli
 import pytest
 from django.core import mail
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from integrations.models import WebhookEvent
 from notifications import conversation, delivery, gsm
@@ -235,6 +236,11 @@ def test_the_advisor_who_asked_gets_an_email_when_the_customer_writes(
         inbound(client, settings, "Mijn band is ook lek")
     (notice,) = mail.outbox
     assert notice.to == ["advisor@garage.example"]
+    # In the workshop's language, whatever language the request or worker runs in.
+    values = {"name": booked.customer.full_name, "reference": booked.external_ref}
+    with translation.override(booked.dealership.language):
+        assert notice.subject == gettext("%(name)s wrote about %(reference)s") % values
+    assert notice.subject != "%(name)s wrote about %(reference)s" % values
     assert "Mijn band is ook lek" in notice.body
     assert reverse("workshop:appointment", args=[booked.pk]) in notice.body
 
