@@ -320,11 +320,11 @@ def seed_dealership(cursor, dealership: int, total: int, day0: datetime, user: i
     rest = total - DAY_ROWS - 6
     cursor.execute(
         "INSERT INTO workshop_customer (dealership_id, first_name, last_name, email, phone, "
-        "preferred_channel, language) "
+        "preferred_channel, language, external_ref) "
         "SELECT %(d)s, (%(first)s::text[])[1 + n %% 40], (%(last)s::text[])[1 + (n / 40) %% 100], "
         "'c' || n || '@example.com', '+3247' || lpad(n::text, 7, '0'), "
         "CASE WHEN n %% 3 = 0 THEN 'email' ELSE 'sms' END, "
-        "(ARRAY['nl', 'fr', 'en', 'de'])[1 + n %% 4] FROM generate_series(0, %(people)s - 1) n",
+        "(ARRAY['nl', 'fr', 'en', 'de'])[1 + n %% 4], '' FROM generate_series(0, %(people)s - 1) n",
         {"d": dealership, "first": FIRST_NAMES, "last": LAST_NAMES, "people": people},
     )
     cursor.execute(
@@ -342,8 +342,8 @@ def seed_dealership(cursor, dealership: int, total: int, day0: datetime, user: i
     # The one customer every dataset has, with six visits over two years.
     cursor.execute(
         "INSERT INTO workshop_customer (dealership_id, first_name, last_name, email, phone, "
-        "preferred_channel, language) VALUES (%s, 'Sofie', 'Van den Berg', "
-        "'sofie@example.com', '+32470999999', 'sms', 'nl') RETURNING id",
+        "preferred_channel, language, external_ref) VALUES (%s, 'Sofie', 'Van den Berg', "
+        "'sofie@example.com', '+32470999999', 'sms', 'nl', '') RETURNING id",
         [dealership],
     )
     sofie = cursor.fetchone()[0]
@@ -355,11 +355,11 @@ def seed_dealership(cursor, dealership: int, total: int, day0: datetime, user: i
     her_car = cursor.fetchone()[0]
     columns = (
         "INSERT INTO workshop_appointment (dealership_id, customer_id, vehicle_id, starts_at, "
-        "ends_at, status, external_ref, created_at, updated_at) "
+        "ends_at, status, external_ref, created_at, updated_at, confirmation) "
     )
     cursor.execute(
         columns + "SELECT %(d)s, %(sofie)s, %(car)s, s, s + interval '1 hour', "
-        "CASE WHEN s < %(day0)s THEN 'done' ELSE 'scheduled' END, 'DMS-7700' || k, now(), now() "
+        "CASE WHEN s < %(day0)s THEN 'done' ELSE 'scheduled' END, 'DMS-7700' || k, now(), now(), '' "
         "FROM (SELECT k, %(day0)s + o * interval '1 day' + interval '8 hours' AS s "
         "FROM unnest(ARRAY[-700, -400, -200, -30, 3, 20]) WITH ORDINALITY AS t(o, k)) x",
         {"d": dealership, "sofie": sofie, "car": her_car, "day0": day0},
@@ -367,7 +367,7 @@ def seed_dealership(cursor, dealership: int, total: int, day0: datetime, user: i
     # The day shown: 200 appointments from 07:00 to 16:45.
     cursor.execute(
         columns + "SELECT %(d)s, %(c0)s + (m * 37 %% %(people)s), %(v0)s + (m * 37 %% %(people)s), "
-        "s, s + interval '1 hour', 'scheduled', 'DAY-' || m, now(), now() "
+        "s, s + interval '1 hour', 'scheduled', 'DAY-' || m, now(), now(), '' "
         "FROM (SELECT m, %(day0)s + interval '7 hours' + (m %% 40) * interval '15 minutes' AS s "
         "FROM generate_series(1, %(rows)s) m) x",
         {
@@ -383,7 +383,7 @@ def seed_dealership(cursor, dealership: int, total: int, day0: datetime, user: i
     cursor.execute(
         columns + "SELECT %(d)s, %(c0)s + (n %% %(people)s), %(v0)s + (n %% %(people)s), s, "
         "s + interval '1 hour', CASE WHEN o > 0 THEN 'scheduled' WHEN n %% 20 = 0 THEN "
-        "'cancelled' WHEN n %% 20 = 1 THEN 'no_show' ELSE 'done' END, 'R' || n, now(), now() "
+        "'cancelled' WHEN n %% 20 = 1 THEN 'no_show' ELSE 'done' END, 'R' || n, now(), now(), '' "
         "FROM (SELECT n, o, %(day0)s + o * interval '1 day' + interval '7 hours' "
         "+ ((n / 1885) %% 40) * interval '15 minutes' AS s FROM (SELECT n, CASE WHEN "
         "n %% 1885 >= 1825 THEN n %% 1885 - 1824 ELSE n %% 1885 - 1825 END AS o "
