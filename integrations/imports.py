@@ -81,6 +81,8 @@ COLUMNS = APPOINTMENT_COLUMNS + WORK_COLUMNS
 REQUIRED = ("reference", "starts_at", "ends_at", "customer_name", "plate", "make", "model")
 
 CHUNK_SIZE = 500
+# Per stored row (by pk): the fields an import changed, to write only those.
+Changed = defaultdict[int, set[str]]
 MAX_PROBLEMS = 200
 MAX_EXAMPLES = 20
 
@@ -575,7 +577,7 @@ class _Chunk:
                     by_email.setdefault(known.email.casefold(), known)
         chosen: dict[str, Customer] = {}
         new: list[Customer] = []
-        dirty: dict[int, set[str]] = defaultdict(set)
+        dirty: Changed = defaultdict(set)
         for record in records:
             customer: Customer | None = (
                 by_number.get(record.customer_number) if record.customer_number else None
@@ -612,11 +614,7 @@ class _Chunk:
                     changes["phone"] = record.phone
                 if record.email and not customer.email:
                     changes["email"] = record.email
-                for name, value in changes.items():
-                    if getattr(customer, name) != value:
-                        setattr(customer, name, value)
-                        if customer.pk:
-                            dirty[customer.pk].add(name)
+                _apply(customer, changes, dirty)
             chosen[record.reference] = customer
             if customer.external_ref:
                 by_number[customer.external_ref] = customer
@@ -628,8 +626,7 @@ class _Chunk:
         self.touched_customers = set(dirty)
         if not self.dry_run:
             Customer.objects.bulk_create(new)
-            for customer in {c.pk: c for c in chosen.values() if c.pk in dirty}.values():
-                customer.save(update_fields=sorted(dirty[customer.pk]))
+            _save_changed(chosen.values(), dirty)
         return chosen
 
     def _vehicles(self) -> dict[str, Vehicle]:
@@ -649,7 +646,7 @@ class _Chunk:
             by_plate.setdefault(normalised_plate(car.plate), car)
         chosen: dict[str, Vehicle] = {}
         new: list[Vehicle] = []
-        dirty: dict[int, set[str]] = defaultdict(set)
+        dirty: Changed = defaultdict(set)
         for record in records:
             vehicle: Vehicle | None = by_vin.get(record.vin) if record.vin else None
             if vehicle is None:
@@ -679,11 +676,7 @@ class _Chunk:
                     changes["year"] = record.year
                 if record.mileage is not None:
                     changes["mileage_km"] = record.mileage
-                for name, value in changes.items():
-                    if getattr(vehicle, name) != value:
-                        setattr(vehicle, name, value)
-                        if vehicle.pk:
-                            dirty[vehicle.pk].add(name)
+                _apply(vehicle, changes, dirty)
             chosen[record.reference] = vehicle
             if vehicle.vin:
                 by_vin.setdefault(vehicle.vin, vehicle)
@@ -691,9 +684,23 @@ class _Chunk:
         self.touched_vehicles = set(dirty)
         if not self.dry_run:
             Vehicle.objects.bulk_create(new)
-            for vehicle in {v.pk: v for v in chosen.values() if v.pk in dirty}.values():
-                vehicle.save(update_fields=sorted(dirty[vehicle.pk]))
+            _save_changed(chosen.values(), dirty)
         return chosen
+
+
+def _apply(row: Customer | Vehicle, changes: dict[str, object], dirty: Changed) -> None:
+    """Sets what differs; for a row already stored, notes which fields to write."""
+    for name, value in changes.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            if row.pk:
+                dirty[row.pk].add(name)
+
+
+def _save_changed(rows: Iterable[Customer | Vehicle], dirty: Changed) -> None:
+    """Each stored row that changed, once, with only its changed fields."""
+    for row in {row.pk: row for row in rows if row.pk in dirty}.values():
+        row.save(update_fields=sorted(dirty[row.pk]))
 
 
 def records_from_dicts(items: Iterable[dict]) -> Iterator[Record]:
