@@ -182,7 +182,7 @@ def mark_read(appointment: Appointment, user, now: datetime | None = None) -> in
     """Someone in the office read the customer's messages: they no longer pin."""
     now = now or timezone.now()
     with transaction.atomic():
-        read = Message.objects.unread().filter(appointment=appointment).update(read_at=now)
+        read = _read(appointment, now)
         if read:
             AppointmentEvent.objects.create(
                 appointment=appointment,
@@ -191,7 +191,14 @@ def mark_read(appointment: Appointment, user, now: datetime | None = None) -> in
                 actor=AppointmentEvent.Actor.STAFF,
                 user=user,
             )
-            list_changed(appointment.dealership_id)
+    return read
+
+
+def _read(appointment: Appointment, now: datetime) -> int:
+    """The customer's messages count as read: they no longer pin, and the list hears it."""
+    read = Message.objects.unread().filter(appointment=appointment).update(read_at=now)
+    if read:
+        list_changed(appointment.dealership_id)
     return read
 
 
@@ -330,7 +337,7 @@ def send_reply(
             queued_at=now,
             author=user,
         )
-        Message.objects.unread().filter(appointment=appointment).update(read_at=now)
+        _read(appointment, now)  # answering is reading
         compose.enqueue([message])
     return message
 

@@ -167,6 +167,13 @@ FLOWS = {
         ),
         "flag-message",
     ),
+    "a question answered by staff (read, no longer pinned)": (
+        lambda a: conversation.write_from_portal(a.checkin, "Wipers too?", key="poll-read"),
+        lambda a, _before: conversation.send_reply(
+            a, user=UserFactory(), channel="sms", body="Of course."
+        ),
+        'class="st-',  # the rows again (200, not 204): the message icon is gone
+    ),
     "customer not reachable": (
         _sent_by_sms_only,
         lambda a, message: delivery.record_status(message, "undelivered", error_code="30003"),
