@@ -4,7 +4,8 @@ the change does, once; delivery is queued after the commit.
 
 Event names (`integrations.models.EventName`):
     checkin.sent, item.converted, appointment.confirmed, appointment.declined,
-    appointment.cancelled, appointment.moved, appointment.arrived, appointment.ready
+    appointment.cancelled, appointment.moved, appointment.arrived, appointment.ready,
+    appointment.collected, appointment.no_show
 """
 
 from typing import Any
@@ -24,6 +25,8 @@ APPOINTMENT_CANCELLED = EventName.APPOINTMENT_CANCELLED
 APPOINTMENT_MOVED = EventName.APPOINTMENT_MOVED
 APPOINTMENT_ARRIVED = EventName.APPOINTMENT_ARRIVED
 APPOINTMENT_READY = EventName.APPOINTMENT_READY
+APPOINTMENT_COLLECTED = EventName.APPOINTMENT_COLLECTED
+APPOINTMENT_NO_SHOW = EventName.APPOINTMENT_NO_SHOW
 
 DELIVER_TASK = "integrations.deliver_webhook"
 

@@ -5,8 +5,8 @@
 each with the UI's own form fields, and upserts them by the DMS reference:
 
 - new reference: booked (`workshop.booking.book_appointment`);
-- time changed: moved (`move_appointment`: invited again for the new date, once);
-- status cancelled: cancelled (`cancel_appointment`: nothing more is sent);
+- time changed: moved (`workshop.visit.move`: invited again for the new date, once);
+- status cancelled: cancelled (`workshop.visit.cancel`: nothing more is sent);
 - customer, vehicle, advisor or planned work changed: updated; planned work items are
   replaced as the DMS sends them, work items staff or customers added stay;
 - the same data again: nothing written, no event, nothing sent.
@@ -42,7 +42,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
-from workshop import booking
+from workshop import booking, visit
 from workshop.booking import PlannedWork
 from workshop.forms import MoneyField
 from workshop.models import (
@@ -538,13 +538,11 @@ class _Chunk:
             if fields:
                 booking.update_appointment(appointment, **fields)
             if moved:
-                booking.move_appointment(
-                    appointment, starts_at=record.starts_at, ends_at=record.ends_at
-                )
+                visit.move(appointment, starts_at=record.starts_at, ends_at=record.ends_at)
             if work:
                 booking.replace_planned_work(appointment, record.work)
             if cancel:
-                cancel = booking.cancel_appointment(appointment)
+                cancel = visit.cancel(appointment, by=Appointment.CancelledBy.DMS)
         if cancel:
             self.outcome.note("cancelled", record.reference)
         elif changed:

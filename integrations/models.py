@@ -139,6 +139,8 @@ class EventName(models.TextChoices):
     APPOINTMENT_MOVED = "appointment.moved", _("Appointment moved")
     APPOINTMENT_ARRIVED = "appointment.arrived", _("Customer arrived")
     APPOINTMENT_READY = "appointment.ready", _("Vehicle ready")
+    APPOINTMENT_COLLECTED = "appointment.collected", _("Vehicle collected")
+    APPOINTMENT_NO_SHOW = "appointment.no_show", _("Customer did not come")
 
 
 def new_webhook_secret() -> str:

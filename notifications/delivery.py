@@ -36,7 +36,6 @@ from config.celery import publish
 from notifications import compose, schedule, texts, transports
 from notifications.models import Message
 from notifications.transports import DeliveryUnknown, TransportError, transport_for
-from workshop.booking import MOVED_BEFORE_SENDING
 from workshop.daylist import list_changed
 from workshop.models import (
     Appointment,
@@ -46,6 +45,7 @@ from workshop.models import (
     Dealership,
     OnlineCheckIn,
 )
+from workshop.visit import MOVED_BEFORE_SENDING, NOT_SENT
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +67,7 @@ NO_ADDRESS: dict[str, str] = {
     Channel.SMS: gettext_noop("No mobile number for the customer"),
     Channel.EMAIL: gettext_noop("No e-mail address for the customer"),
 }
-NOT_SCHEDULED: dict[str, str] = {
-    Appointment.Status.CANCELLED: gettext_noop("Not sent: the appointment was cancelled."),
-    Appointment.Status.DONE: gettext_noop("Not sent: the appointment is done."),
-    Appointment.Status.NO_SHOW: gettext_noop("Not sent: the customer did not come."),
-}
+NOT_SCHEDULED = NOT_SENT
 STARTED = gettext_noop("Not sent: the appointment had started.")
 OPENED_MEANWHILE = gettext_noop("Not sent: the customer opened their link meanwhile.")
 ANSWERED_MEANWHILE = gettext_noop("Not sent: the customer answered meanwhile.")
@@ -356,7 +352,8 @@ def _by_pk(values: dict[int, str]) -> Value | Case:
 
 def _reason_not_to_send(message: Message, appointment: Appointment, now: datetime) -> str:
     if appointment.status != Appointment.Status.SCHEDULED:
-        return NOT_SCHEDULED[appointment.status]
+        # Arrived or ready: the visit has started, as below.
+        return NOT_SCHEDULED.get(appointment.status, STARTED)
     if message.is_free_text:
         return ""  # staff answering the customer while the car is in the workshop
     if appointment.starts_at <= now:

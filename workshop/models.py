@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.backends.ddl_references import Statement
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Value
@@ -99,6 +99,30 @@ class Dealership(models.Model):
         _("booking page"),
         blank=True,
         help_text=_("Where customers book another date; named when a customer declines."),
+    )
+    # The visit (`workshop.visit`): cancelling, lateness, collection and the review.
+    free_cancellation_hours = models.PositiveSmallIntegerField(
+        _("customers may cancel up to this many hours before"),
+        default=24,
+        help_text=_("After that the check-in page asks them to call."),
+    )
+    late_after_minutes = models.PositiveSmallIntegerField(
+        _("late after (minutes)"),
+        default=15,
+        help_text=_("A car not arrived this many minutes after its start shows as late."),
+    )
+    opening_hours = models.TextField(
+        _("opening hours for collection"),
+        blank=True,
+        help_text=_("Told to customers when their car is ready, e.g. Mon-Fri 7:30-18:00."),
+    )
+    review_delay_hours = models.PositiveSmallIntegerField(
+        _("ask for a review this many hours after collection"), default=2
+    )
+    review_url = models.URLField(
+        _("review page"),
+        blank=True,
+        help_text=_("Your own review page; empty: customers rate the visit behind their link."),
     )
     sms_number = PhoneNumberField(
         _("own SMS number"),
@@ -459,10 +483,20 @@ class Appointment(models.Model):
         DECLINED = "declined", pgettext_lazy("appointment confirmation", "Declined")
 
     class Status(models.TextChoices):
-        SCHEDULED = "scheduled", pgettext_lazy("appointment status", "Scheduled")
+        """The visit state (`workshop.visit` moves it): booked (`scheduled`, the DMS's
+        word), arrived, ready, collected (`done`); or cancelled, or no-show."""
+
+        SCHEDULED = "scheduled", pgettext_lazy("appointment status", "Booked")
+        ARRIVED = "arrived", pgettext_lazy("appointment status", "Arrived")
+        READY = "ready", pgettext_lazy("appointment status", "Ready")
+        DONE = "done", pgettext_lazy("appointment status", "Collected")
         CANCELLED = "cancelled", pgettext_lazy("appointment status", "Cancelled")
-        DONE = "done", pgettext_lazy("appointment status", "Done")
         NO_SHOW = "no_show", pgettext_lazy("appointment status", "No-show")
+
+    class CancelledBy(models.TextChoices):
+        CUSTOMER = "customer", pgettext_lazy("cancelled by", "Customer")
+        WORKSHOP = "workshop", pgettext_lazy("cancelled by", "Workshop")
+        DMS = "dms", pgettext_lazy("cancelled by", "DMS")
 
     dealership = models.ForeignKey(
         Dealership,
@@ -501,6 +535,18 @@ class Appointment(models.Model):
     confirmation_at = models.DateTimeField(_("answered at"), null=True, blank=True)
     # A decline pins the appointment until staff have called, moved or cancelled it.
     decline_handled_at = models.DateTimeField(_("decline handled at"), null=True, blank=True)
+    # The visit (`workshop.visit`): when each state was reached, and how it ended.
+    arrived_at = models.DateTimeField(_("arrived at"), null=True, blank=True)
+    promised_ready_at = models.DateTimeField(_("promised ready at"), null=True, blank=True)
+    ready_at = models.DateTimeField(_("ready at"), null=True, blank=True)
+    collected_at = models.DateTimeField(_("collected at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    cancelled_by = models.CharField(
+        _("cancelled by"), max_length=16, choices=CancelledBy.choices, blank=True
+    )
+    cancel_reason = models.TextField(_("reason for cancelling"), blank=True)
+    no_show_at = models.DateTimeField(_("no-show recorded at"), null=True, blank=True)
+    moves = models.PositiveSmallIntegerField(_("times moved"), default=0)
 
     objects = AppointmentQuerySet.as_manager()
     # Loaded only by `workshop.views.mechanic_appointments` (Prefetch to_attr).
@@ -722,6 +768,7 @@ class OnlineCheckIn(models.Model):
     invited_at = models.DateTimeField(_("invited at"), null=True, blank=True)
     reminded_at = models.DateTimeField(_("reminded at"), null=True, blank=True)
     confirmation_asked_at = models.DateTimeField(_("asked to confirm at"), null=True, blank=True)
+    review_requested_at = models.DateTimeField(_("review asked at"), null=True, blank=True)
     opened_at = models.DateTimeField(_("first opened at"), null=True, blank=True)
     answered_at = models.DateTimeField(_("first answered at"), null=True, blank=True)
     last_answered_at = models.DateTimeField(_("last answered at"), null=True, blank=True)
@@ -812,6 +859,10 @@ class CheckInItem(models.Model):
         OFFER_CONTACT = "offer_contact", _("Wants to be contacted about an offer")
         OFFER_DECLINED = "offer_declined", _("No longer wants an offer")
         REMARK = "remark", _("Remark")
+        # Sent from the check-in page about the visit itself (`workshop.visit`).
+        CANCELLED = "cancelled", _("Cancelled the appointment")
+        DATE_REQUEST = "date_request", _("Asks for another date")
+        LOW_RATING = "low_rating", _("Low rating")
 
     class State(models.TextChoices):
         DRAFT = "draft", pgettext_lazy("check-in item state", "Not sent yet")
@@ -842,6 +893,8 @@ class CheckInItem(models.Model):
     )
     subject = models.CharField(_("subject"), max_length=120, blank=True)
     description = models.TextField(_("description"), blank=True)
+    # A date request's preferred days: [{"day": "2026-12-05", "part": "morning"}, ...].
+    preferred_days = models.JSONField(_("preferred days"), default=list, blank=True)
     visible_to_mechanics = models.BooleanField(_("visible to mechanics"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     submitted_at = models.DateTimeField(_("sent at"), null=True, blank=True)
@@ -1015,6 +1068,16 @@ class AppointmentEvent(models.Model):
         DECLINE_HANDLED = "decline_handled", _("Handled the decline")
         MESSAGES_READ = "messages_read", _("Read the customer's messages")
         MESSAGE_ATTACHED = "message_attached", _("Attached a message to this appointment")
+        # The visit (`workshop.visit`).
+        BOOKED = "booked", _("Booked the appointment")
+        MOVED = "moved", _("Moved the appointment")
+        CANCELLED = "cancelled", _("Cancelled the appointment")
+        DATE_REQUESTED = "date_requested", _("Asked for another date")
+        ARRIVED = "arrived", _("Car arrived")
+        READY = "ready", _("Car ready")
+        COLLECTED = "collected", _("Car collected")
+        NO_SHOW = "no_show", _("Did not come")
+        RATED = "rated", _("Rated the visit")
 
     class Actor(models.TextChoices):
         CUSTOMER = "customer", _("Customer")
@@ -1069,3 +1132,31 @@ class AppointmentEvent(models.Model):
         if written_by_system or self.detail == self.OPTED_IN_AGAIN:
             return gettext(self.detail)
         return self.detail
+
+
+class Review(models.Model):
+    """The customer's rating of a collected visit, on the page behind their link
+    (`workshop.visit.rate`); 1 or 2 stars pins the appointment for the manager."""
+
+    LOW = 2  # this many stars or fewer pins the appointment
+
+    appointment = models.OneToOneField(
+        Appointment, on_delete=models.CASCADE, related_name="review", verbose_name=_("appointment")
+    )
+    stars = models.PositiveSmallIntegerField(
+        _("stars"), validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    comment = models.TextField(_("comment"), blank=True)
+    created_at = models.DateTimeField(_("rated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("review")
+        verbose_name_plural = _("reviews")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(stars__gte=1, stars__lte=5), name="review_stars_1_to_5"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.appointment} {self.stars}/5"

@@ -1,0 +1,443 @@
+"""The visit: booked → arrived → ready → collected; or cancelled (by the customer, the
+workshop or the DMS, with a reason), or no-show. Moving changes the time with a note.
+
+Each step is one function and one transaction: a conditional UPDATE from the states the
+step makes sense in (of two receptionists pressing at once, one changes the row, the
+other gets False and nothing happens twice), an event on the timeline, the list told, a
+webhook event, and where the customer should know, one message through the exactly-once
+delivery (`tell`). `STEPS` is the one table of which step starts from which state: the
+functions check it in their UPDATE, and the appointment page offers only what it allows.
+"""
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_noop
+
+from integrations import events
+from workshop.daylist import list_changed
+from workshop.models import (
+    Appointment,
+    AppointmentEvent,
+    CheckInItem,
+    OnlineCheckIn,
+    Review,
+)
+
+Status = Appointment.Status
+CancelledBy = Appointment.CancelledBy
+Actor = AppointmentEvent.Actor
+Kind = AppointmentEvent.Kind
+
+# Each step and the states it starts from.
+STEPS: dict[str, frozenset[str]] = {
+    "arrive": frozenset({Status.SCHEDULED}),
+    "ready": frozenset({Status.ARRIVED}),
+    "collect": frozenset({Status.READY}),
+    "move": frozenset({Status.SCHEDULED}),
+    "cancel": frozenset({Status.SCHEDULED}),
+    "no_show": frozenset({Status.SCHEDULED}),
+}
+# A no-show can be recorded until this long after the start; then the booking stays as it is.
+NO_SHOW_WINDOW = timedelta(hours=24)
+# Moving an appointment this many times already: the receptionist is warned.
+MANY_MOVES = 2
+# The parts of the day a customer can ask for, when they ask for another date.
+DAY_PARTS = ("morning", "afternoon")
+MAX_PREFERRED_DAYS = 3
+
+# Why a message written before a step is not sent: kept in English in `Message.error`,
+# translated where staff read it (as in `notifications.delivery`, which uses them too).
+MOVED_BEFORE_SENDING = gettext_noop(
+    "Not sent: the appointment moved; the invitation goes out when it is due."
+)
+NOT_SENT: dict[str, str] = {
+    Status.CANCELLED: gettext_noop("Not sent: the appointment was cancelled."),
+    Status.DONE: gettext_noop("Not sent: the appointment is done."),
+    Status.NO_SHOW: gettext_noop("Not sent: the customer did not come."),
+}
+
+# A short list of reasons the workshop cancels for; staff may also write their own.
+WORKSHOP_REASONS = (
+    gettext_noop("The mechanic or a part is not available"),
+    gettext_noop("The customer asked us by phone"),
+    gettext_noop("Booked twice"),
+    gettext_noop("The workshop is closed that day"),
+)
+
+
+# --- What staff may do now ---------------------------------------------------------------
+
+
+def no_show_opens(appointment: Appointment) -> datetime:
+    """From when a car that has not arrived is late, and may be recorded as a no-show."""
+    return appointment.starts_at + timedelta(minutes=appointment.dealership.late_after_minutes)
+
+
+def steps(appointment: Appointment, now: datetime | None = None) -> list[str]:
+    """The steps that make sense for the appointment now, in the order the page shows
+    them. `appointment` comes with its dealership loaded."""
+    now = now or timezone.now()
+    allowed = [step for step, states in STEPS.items() if appointment.status in states]
+    if "no_show" in allowed and not (
+        no_show_opens(appointment) <= now <= appointment.starts_at + NO_SHOW_WINDOW
+    ):
+        allowed.remove("no_show")
+    return allowed
+
+
+def is_waiting_for_arrival(appointment: Appointment, now: datetime | None = None) -> bool:
+    """Booked, not arrived, and its start plus the dealership's grace time has passed."""
+    return appointment.status == Status.SCHEDULED and no_show_opens(appointment) < (
+        now or timezone.now()
+    )
+
+
+def is_late(appointment: Appointment, now: datetime | None = None) -> bool:
+    """In the workshop past the time it was promised ready."""
+    return (
+        appointment.status == Status.ARRIVED
+        and appointment.promised_ready_at is not None
+        and appointment.promised_ready_at < (now or timezone.now())
+    )
+
+
+def late_q(now: datetime | None = None) -> Q:
+    """`is_late` as a filter, for the list and the mechanics' page."""
+    return Q(status=Status.ARRIVED, promised_ready_at__lt=now or timezone.now())
+
+
+# --- The steps ---------------------------------------------------------------------------
+
+
+def _step(appointment: Appointment, step: str, now: datetime, **values: object) -> bool:
+    """The conditional UPDATE every step is: from the step's states, to `values`.
+    Returns whether this call changed the row; mirrors it onto `appointment`."""
+    matching = Appointment.objects.filter(pk=appointment.pk, status__in=STEPS[step])
+    if not matching.update(updated_at=now, **values):
+        return False
+    for name, value in values.items():
+        setattr(appointment, name, value)
+    appointment.updated_at = now
+    return True
+
+
+def _record(
+    appointment: Appointment, kind: str, now: datetime, user=None, detail: str = ""
+) -> None:
+    AppointmentEvent.objects.create(
+        appointment=appointment,
+        at=now,
+        kind=kind,
+        actor=Actor.STAFF if user is not None else Actor.SYSTEM,
+        user=user,
+        detail=detail,
+    )
+
+
+def arrive(
+    appointment: Appointment,
+    *,
+    user,
+    promised_ready_at: datetime | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """The car is at the desk: the customer hears "we have your car" (with the time it
+    should be ready, when staff promised one)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        if not _step(
+            appointment,
+            "arrive",
+            now,
+            status=Status.ARRIVED,
+            arrived_at=now,
+            promised_ready_at=promised_ready_at,
+        ):
+            return False
+        _record(appointment, Kind.ARRIVED, now, user)
+        tell(appointment, "arrived", now)
+        list_changed(appointment.dealership_id)
+        events.emit(appointment.pk, events.APPOINTMENT_ARRIVED)
+    return True
+
+
+def ready(appointment: Appointment, *, user, now: datetime | None = None) -> bool:
+    """The work is done: the customer hears the car can be collected, and when."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        if not _step(appointment, "ready", now, status=Status.READY, ready_at=now):
+            return False
+        _record(appointment, Kind.READY, now, user)
+        tell(appointment, "ready", now)
+        list_changed(appointment.dealership_id)
+        events.emit(appointment.pk, events.APPOINTMENT_READY)
+    return True
+
+
+def collect(appointment: Appointment, *, user, now: datetime | None = None) -> bool:
+    """The customer took the car: thanked now, asked for a review later
+    (`Dealership.review_delay_hours`, by the review sweep)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        if not _step(appointment, "collect", now, status=Status.DONE, collected_at=now):
+            return False
+        _record(appointment, Kind.COLLECTED, now, user)
+        tell(appointment, "collected", now)
+        list_changed(appointment.dealership_id)
+        events.emit(appointment.pk, events.APPOINTMENT_COLLECTED)
+    return True
+
+
+def no_show(appointment: Appointment, *, user, now: datetime | None = None) -> bool:
+    """The customer did not come: from the grace time after the start until a day
+    after it (then the booking stays as it is). They hear how to rebook."""
+    now = now or timezone.now()
+    opens = no_show_opens(appointment)
+    if not opens <= now <= appointment.starts_at + NO_SHOW_WINDOW:
+        return False
+    with transaction.atomic():
+        if not _step(appointment, "no_show", now, status=Status.NO_SHOW, no_show_at=now):
+            return False
+        _withdraw_pending(appointment, NOT_SENT[Status.NO_SHOW])
+        _record(appointment, Kind.NO_SHOW, now, user)
+        tell(appointment, "no_show", now)
+        list_changed(appointment.dealership_id)
+        events.emit(appointment.pk, events.APPOINTMENT_NO_SHOW)
+    return True
+
+
+def move(
+    appointment: Appointment,
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    note: str = "",
+    user=None,
+    now: datetime | None = None,
+) -> bool:
+    """Gives the appointment a new time (staff with a note; the DMS without); returns
+    False when it already had that time or is no longer booked.
+
+    The customer hears the new time, and is invited (and reminded) again for the new
+    date, once: the invitation and reminder not sent yet are withdrawn, and the
+    check-in's invitation goes back to "not due" for the dispatcher, which claims it
+    once when the new date falls due. The link stays the same. A yes or no given for
+    the old date no longer counts; a request for another date is answered.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if locked.status not in STEPS["move"]:
+            return False
+        if locked.starts_at == starts_at and locked.ends_at == ends_at:
+            return False
+        moved = locked.starts_at != starts_at
+        values: dict[str, object] = {"starts_at": starts_at, "ends_at": ends_at}
+        if moved:
+            values.update(
+                confirmation=Appointment.Confirmation.NO_ANSWER,
+                confirmation_at=None,
+                moves=locked.moves + 1,
+            )
+            if locked.decline_is_waiting:
+                values["decline_handled_at"] = now
+        _step(appointment, "move", now, **values)
+        list_changed(locked.dealership_id)
+        if moved:
+            _withdraw_pending(appointment, MOVED_BEFORE_SENDING)
+            OnlineCheckIn.objects.filter(appointment=appointment).update(
+                invitation_status=OnlineCheckIn.InvitationStatus.NOT_DUE,
+                invitation_claim=None,
+                invited_at=None,
+                reminded_at=None,
+                confirmation_asked_at=None,
+            )
+            _handle_items(appointment, [CheckInItem.Kind.DATE_REQUEST], user, now, note)
+            _record(appointment, Kind.MOVED, now, user, detail=note)
+            tell(appointment, "moved", now, note=note)
+            events.emit(appointment.pk, events.APPOINTMENT_MOVED)
+    return True
+
+
+def cancel(
+    appointment: Appointment,
+    *,
+    by: str,
+    reason: str = "",
+    user=None,
+    now: datetime | None = None,
+) -> bool:
+    """Cancels a booked appointment, by the workshop (with a reason), the customer or
+    the DMS; returns False when it was no longer booked.
+
+    Messages not sent yet are withdrawn. The customer hears it politely, with how to
+    rebook, unless they cancelled themselves (then they get a short acknowledgement);
+    a customer's cancellation pins the appointment until staff acknowledge it.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        if not _step(
+            appointment,
+            "cancel",
+            now,
+            status=Status.CANCELLED,
+            cancelled_at=now,
+            cancelled_by=by,
+            cancel_reason=reason,
+        ):
+            return False
+        _withdraw_pending(appointment, NOT_SENT[Status.CANCELLED])
+        if by == CancelledBy.CUSTOMER:
+            _open_item(appointment, CheckInItem.Kind.CANCELLED, now, description=reason)
+        if appointment.decline_is_waiting:
+            Appointment.objects.filter(pk=appointment.pk).update(decline_handled_at=now)
+            appointment.decline_handled_at = now
+        AppointmentEvent.objects.create(
+            appointment=appointment,
+            at=now,
+            kind=Kind.CANCELLED,
+            actor=(
+                Actor.CUSTOMER
+                if by == CancelledBy.CUSTOMER
+                else Actor.STAFF
+                if user is not None
+                else Actor.SYSTEM
+            ),
+            user=user,
+            detail=reason,
+        )
+        tell(appointment, "cancelled", now, reason=reason)
+        list_changed(appointment.dealership_id)
+        events.emit(appointment.pk, events.APPOINTMENT_CANCELLED)
+    return True
+
+
+def may_cancel_free(appointment: Appointment, now: datetime | None = None) -> bool:
+    """Whether the customer may still cancel from the check-in page: booked, and more
+    than the dealership's free-cancellation hours before the start."""
+    hours = timedelta(hours=appointment.dealership.free_cancellation_hours)
+    return (
+        appointment.status == Status.SCHEDULED
+        and (now or timezone.now()) < appointment.starts_at - hours
+    )
+
+
+def cancel_by_customer(
+    appointment: Appointment, *, reason: str = "", now: datetime | None = None
+) -> bool:
+    """The customer cancels on the check-in page, while that is still free of charge."""
+    now = now or timezone.now()
+    if not may_cancel_free(appointment, now):
+        return False
+    return cancel(appointment, by=CancelledBy.CUSTOMER, reason=reason, now=now)
+
+
+def request_other_date(
+    appointment: Appointment,
+    preferred: Sequence[tuple[date, str]],
+    *,
+    note: str = "",
+    now: datetime | None = None,
+) -> bool:
+    """The customer asks for another date (up to three days, each morning or
+    afternoon): an item staff handle by moving the appointment. One open request at a
+    time: a new one replaces the one staff have not handled yet."""
+    now = now or timezone.now()
+    days = [
+        {"day": day.isoformat(), "part": part}
+        for day, part in preferred[:MAX_PREFERRED_DAYS]
+        if part in DAY_PARTS
+    ]
+    if not days or not appointment.is_upcoming(now):
+        return False
+    with transaction.atomic():
+        CheckInItem.objects.open().filter(
+            checkin__appointment=appointment, kind=CheckInItem.Kind.DATE_REQUEST
+        ).update(state=CheckInItem.State.WITHDRAWN)
+        _open_item(
+            appointment, CheckInItem.Kind.DATE_REQUEST, now, description=note, preferred_days=days
+        )
+        AppointmentEvent.objects.create(
+            appointment=appointment, at=now, kind=Kind.DATE_REQUESTED, actor=Actor.CUSTOMER
+        )
+        list_changed(appointment.dealership_id)
+    return True
+
+
+def rate(
+    appointment: Appointment, *, stars: int, comment: str = "", now: datetime | None = None
+) -> bool:
+    """The customer rates a collected visit, once; a low rating pins the appointment
+    for the manager."""
+    now = now or timezone.now()
+    if appointment.status != Status.DONE or not 1 <= stars <= 5:
+        return False
+    with transaction.atomic():
+        _, created = Review.objects.get_or_create(
+            appointment=appointment,
+            defaults={"stars": stars, "comment": comment, "created_at": now},
+        )
+        if not created:
+            return False
+        if stars <= Review.LOW:
+            _open_item(appointment, CheckInItem.Kind.LOW_RATING, now, description=comment)
+        AppointmentEvent.objects.create(
+            appointment=appointment,
+            at=now,
+            kind=Kind.RATED,
+            actor=Actor.CUSTOMER,
+            detail=f"{stars}/5",
+        )
+        list_changed(appointment.dealership_id)
+    return True
+
+
+# --- Shared steps ------------------------------------------------------------------------
+
+
+def _open_item(appointment: Appointment, kind: str, now: datetime, **fields: object) -> None:
+    """An item about the visit, open at once: it pins the appointment until handled."""
+    CheckInItem.objects.create(
+        checkin=OnlineCheckIn.objects.get(appointment=appointment),
+        kind=kind,
+        state=CheckInItem.State.OPEN,
+        submitted_at=now,
+        **fields,
+    )
+
+
+def _handle_items(
+    appointment: Appointment, kinds: Sequence[str], user, now: datetime, note: str
+) -> int:
+    return (
+        CheckInItem.objects.open()
+        .filter(checkin__appointment=appointment, kind__in=kinds)
+        .update(
+            state=CheckInItem.State.HANDLED, handled_at=now, handled_by=user, handling_note=note
+        )
+    )
+
+
+def _withdraw_pending(appointment: Appointment, reason: str) -> int:
+    """Invitations, reminders and requests to confirm written but not yet sent are not
+    sent any more (delivery also skips them when their turn comes)."""
+    # Through the reverse relation: workshop's modules do not import notifications.
+    Message = appointment.messages.model
+    return appointment.messages.filter(
+        direction=Message.Direction.OUT,
+        status=Message.Status.QUEUED,
+        purpose__in=[
+            Message.Purpose.INVITATION,
+            Message.Purpose.REMINDER,
+            Message.Purpose.CONFIRM_REQUEST,
+        ],
+    ).update(status=Message.Status.CANCELLED, error=reason)
+
+
+def tell(appointment: Appointment, step: str, now: datetime, **facts: str) -> None:
+    """Queues the customer's message about `step`, in the caller's transaction (TODO:
+    the visit's messages; see the issue)."""
