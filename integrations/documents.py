@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from workshop.answers import read_answers
-from workshop.models import Appointment, WorkItem
+from workshop.models import Appointment, Review, WorkItem
 
 
 def _time(value: datetime | None, appointment: Appointment) -> str | None:
@@ -30,6 +30,14 @@ def _work_line(item: WorkItem) -> dict[str, Any]:
     }
 
 
+def _rating(appointment: Appointment) -> dict[str, Any] | None:
+    try:
+        review = appointment.review
+    except Review.DoesNotExist:
+        return None
+    return {"stars": review.stars, "comment": review.comment}
+
+
 def appointment_document(appointment: Appointment) -> dict[str, Any]:
     """The appointment with its customer, vehicle, work items and check-in answers.
 
@@ -44,6 +52,21 @@ def appointment_document(appointment: Appointment) -> dict[str, Any]:
         "starts_at": _time(appointment.starts_at, appointment),
         "ends_at": _time(appointment.ends_at, appointment),
         "currency": appointment.dealership.currency,
+        # Where the visit stands (`workshop.visit`): the answer, each step's time, how it ended.
+        "visit": {
+            "confirmation": appointment.confirmation or None,
+            "confirmed_at": _time(appointment.confirmation_at, appointment),
+            "moves": appointment.moves,
+            "arrived_at": _time(appointment.arrived_at, appointment),
+            "promised_ready_at": _time(appointment.promised_ready_at, appointment),
+            "ready_at": _time(appointment.ready_at, appointment),
+            "collected_at": _time(appointment.collected_at, appointment),
+            "no_show_at": _time(appointment.no_show_at, appointment),
+            "cancelled_at": _time(appointment.cancelled_at, appointment),
+            "cancelled_by": appointment.cancelled_by or None,
+            "cancel_reason": appointment.cancel_reason,
+            "rating": _rating(appointment),
+        },
         "customer": {
             "customer_number": customer.external_ref,
             "name": customer.full_name,
@@ -88,5 +111,5 @@ def appointment_document(appointment: Appointment) -> dict[str, Any]:
 def with_document_data():
     """Appointments with what `appointment_document` reads joined or prefetched."""
     return Appointment.objects.select_related(
-        "dealership", "customer", "vehicle", "checkin"
+        "dealership", "customer", "vehicle", "checkin", "review"
     ).prefetch_related("work_items")

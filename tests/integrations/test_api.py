@@ -16,11 +16,13 @@ from integrations.models import ApiCall, ApiKey
 from tests.factories import (
     AppointmentFactory,
     DealershipFactory,
+    MembershipFactory,
     OfferFactory,
     RemarkFactory,
 )
 from tests.integrations.conftest import issue_key
 from tests.integrations.support import api_item
+from workshop import visit
 from workshop.models import Appointment, CheckInItem, Customer, Dealership
 
 pytestmark = pytest.mark.django_db
@@ -278,3 +280,53 @@ def test_reads_cost_the_same_whatever_the_data(
     with django_assert_num_queries(4):
         changes = client.get("/api/v1/changes", **auth(api_key)).json()["changes"]
     assert len(changes) == size
+
+
+def test_read_tells_where_the_visit_stands(client, gent, api_key):
+    staff_user = MembershipFactory(dealership=gent).user
+    post(client, api_key, [api_item()])
+    appointment = Appointment.objects.select_related("dealership").get()
+    brussels = ZoneInfo("Europe/Brussels")
+    with time_machine.travel(datetime(2027, 1, 12, 7, 55, tzinfo=brussels), tick=False):
+        promised = datetime(2027, 1, 12, 16, 30, tzinfo=brussels)
+        assert visit.arrive(appointment, user=staff_user, promised_ready_at=promised)
+        visit.ready(appointment, user=staff_user)
+        visit.collect(appointment, user=staff_user)
+        visit.rate(appointment, stars=4, comment="Quick")
+
+    data = client.get("/api/v1/appointments/WO-1", **auth(api_key)).json()
+
+    assert data["status"] == "done"
+    assert data["visit"] == {
+        "confirmation": None,
+        "confirmed_at": None,
+        "moves": 0,
+        "arrived_at": "2027-01-12T07:55:00+01:00",
+        "promised_ready_at": "2027-01-12T16:30:00+01:00",
+        "ready_at": "2027-01-12T07:55:00+01:00",
+        "collected_at": "2027-01-12T07:55:00+01:00",
+        "no_show_at": None,
+        "cancelled_at": None,
+        "cancelled_by": None,
+        "cancel_reason": "",
+        "rating": {"stars": 4, "comment": "Quick"},
+    }
+
+
+def test_read_tells_who_cancelled_and_why(client, gent, api_key):
+    staff_user = MembershipFactory(dealership=gent).user
+    post(client, api_key, [api_item()])
+    appointment = Appointment.objects.select_related("dealership").get()
+    with time_machine.travel(
+        datetime(2026, 12, 1, 10, tzinfo=ZoneInfo("Europe/Brussels")), tick=False
+    ):
+        assert visit.cancel(
+            appointment, by=Appointment.CancelledBy.WORKSHOP, reason="Booked twice", user=staff_user
+        )
+
+    data = client.get("/api/v1/appointments/WO-1", **auth(api_key)).json()
+
+    assert data["status"] == "cancelled"
+    assert data["visit"]["cancelled_by"] == "workshop"
+    assert data["visit"]["cancel_reason"] == "Booked twice"
+    assert data["visit"]["cancelled_at"] == "2026-12-01T10:00:00+01:00"
