@@ -1015,6 +1015,10 @@ class AppointmentEvent(models.Model):
         DECLINE_HANDLED = "decline_handled", _("Handled the decline")
         MESSAGES_READ = "messages_read", _("Read the customer's messages")
         MESSAGE_ATTACHED = "message_attached", _("Attached a message to this appointment")
+        # Follow-up calls (the `followups` app): opened, each attempt, closed.
+        FOLLOW_UP_OPENED = "follow_up_opened", _("Needs a call")
+        CALL_ATTEMPT = "call_attempt", _("Call attempt")
+        FOLLOW_UP_CLOSED = "follow_up_closed", _("Follow-up closed")
 
     class Actor(models.TextChoices):
         CUSTOMER = "customer", _("Customer")
