@@ -333,4 +333,14 @@
   document.addEventListener("htmx:load", function (event) {
     enhance(event.detail.elt);
   });
+  // The call dialog's note templates: a click puts the text into the note.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-note-template]");
+    if (!button) return;
+    var note = button.form && button.form.querySelector("textarea[name=note]");
+    if (note) {
+      note.value = button.getAttribute("data-note-template");
+      note.focus();
+    }
+  });
 })();

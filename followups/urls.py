@@ -1,0 +1,12 @@
+from django.urls import path
+
+from followups import views
+
+app_name = "followups"
+
+urlpatterns = [
+    path("", views.calls, name="calls"),
+    path("count/", views.count, name="count"),
+    path("<int:pk>/", views.call, name="call"),
+    path("appointments/<int:pk>/add/", views.add, name="add"),
+]
