@@ -333,6 +333,8 @@
   document.addEventListener("htmx:load", function (event) {
     enhance(event.detail.elt);
   });
+  // A call was logged: close the dialog; the To-call list reloads itself on the same event.
+  document.body.addEventListener("callsChanged", closeDialogs);
   // The call dialog's note templates: a click puts the text into the note.
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-note-template]");
