@@ -134,7 +134,8 @@ def test_three_unanswered_calls_then_not_reachable_and_a_call_back_at_its_time(
     follow_up = FollowUp.objects.get(reason=Reason.OFFER_CONTACT)
     assert (follow_up.status, follow_up.outcome) == ("closed", "not_reachable")
     [tried] = Message.objects.filter(purpose=Message.Purpose.FOLLOWUP_TRIED)
-    assert tried.channel == "sms" and appointment.checkin.link in tried.body
+    assert tried.channel == "sms"
+    assert appointment.checkin.link in tried.body
     assert tried.queued_at == follow_up.attempts.get(number=1).at  # after the first call
 
     page.goto(live_server.url + reverse("workshop:appointment", args=[appointment.pk]))

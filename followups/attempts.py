@@ -67,8 +67,12 @@ def rules(settings: FollowUpSettings) -> list[str]:
             "minutes, it counts as an unanswered call."
         )
         % {"minutes": CALL_BACK_GRACE.seconds // 60},
-        gettext("Answered (agreed or not): the follow-up closes as resolved, the note on the timeline."),
-        gettext("Wrong number: the follow-up closes and the customer's phone is flagged for correction."),
+        gettext(
+            "Answered (agreed or not): the follow-up closes as resolved, the note on the timeline."
+        ),
+        gettext(
+            "Wrong number: the follow-up closes and the customer's phone is flagged for correction."
+        ),
         gettext(
             "Weekends, public holidays and the dealership's closing days are never due dates. "
             "A follow-up is shown to managers when urgent or overdue by more than "
@@ -149,9 +153,7 @@ def _check_call_back(follow_up: FollowUp, at: datetime | None, now: datetime) ->
         raise AttemptRefused(gettext("The call-back time has passed; choose a later one."))
     day = local(follow_up.dealership, at).date()
     if not Calendar(follow_up.dealership, day, days=0).is_working_day(day):
-        raise AttemptRefused(
-            gettext("The dealership is closed that day; choose a working day.")
-        )
+        raise AttemptRefused(gettext("The dealership is closed that day; choose a working day."))
 
 
 def _close(follow_up: FollowUp, outcome: str, by, now: datetime, attempt: Attempt | None) -> None:
@@ -174,8 +176,10 @@ def close_follow_up(follow_up: FollowUp, by, note: str = "", now: datetime | Non
     """Staff cancel a follow-up no longer needed (the appointment moved, say)."""
     now = now or timezone.now()
     with transaction.atomic():
-        locked = FollowUp.objects.select_for_update(of=("self",)).select_related("dealership").get(
-            pk=follow_up.pk
+        locked = (
+            FollowUp.objects.select_for_update(of=("self",))
+            .select_related("dealership")
+            .get(pk=follow_up.pk)
         )
         if not locked.is_open:
             return False

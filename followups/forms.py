@@ -13,7 +13,9 @@ class AttemptForm(forms.Form):
         choices=[(o.value, o.label) for o in STAFF_OUTCOMES],
         widget=forms.RadioSelect,
     )
-    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
     call_back_at = forms.DateTimeField(
         label=_("Call back at"),
         required=False,
@@ -27,9 +29,13 @@ class AttemptForm(forms.Form):
         self.tz = tz
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         at = data.get("call_back_at")
-        if data.get("outcome") == Outcome.CALL_BACK and at is None and "call_back_at" not in self.errors:
+        if (
+            data.get("outcome") == Outcome.CALL_BACK
+            and at is None
+            and "call_back_at" not in self.errors
+        ):
             self.add_error("call_back_at", _("Say when to call back."))
         if isinstance(at, datetime) and self.tz is not None:
             data["call_back_at"] = at.replace(tzinfo=self.tz)  # typed in the dealership's time
@@ -39,17 +45,19 @@ class AttemptForm(forms.Form):
 class AddFollowUpForm(forms.Form):
     reason = forms.ChoiceField(
         label=_("Why"),
-        choices=[(r.value, r.label) for r in (Reason.MANUAL, Reason.CUSTOMER_MESSAGE, Reason.DECLINED)],
+        choices=[
+            (r.value, r.label) for r in (Reason.MANUAL, Reason.CUSTOMER_MESSAGE, Reason.DECLINED)
+        ],
         initial=Reason.MANUAL,
     )
     about = forms.CharField(label=_("About"), required=False, max_length=200)
     priority = forms.TypedChoiceField(
         label=_("Priority"), choices=Priority.choices, coerce=int, initial=Priority.MEDIUM
     )
-    assigned_to = forms.ModelChoiceField(label=_("Assign to"), queryset=None, required=False)
+    assigned_to: forms.ModelChoiceField = forms.ModelChoiceField(
+        label=_("Assign to"), queryset=None, required=False
+    )
 
     def __init__(self, *args, users=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["assigned_to"].queryset = users  # type: ignore[attr-defined]
-
-

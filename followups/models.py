@@ -23,7 +23,10 @@ class ClosingDay(models.Model):
     """A day the dealership is closed besides weekends and its country's public holidays."""
 
     dealership = models.ForeignKey(
-        Dealership, on_delete=models.CASCADE, related_name="closing_days", verbose_name=_("dealership")
+        Dealership,
+        on_delete=models.CASCADE,
+        related_name="closing_days",
+        verbose_name=_("dealership"),
     )
     date = models.DateField(_("date"))
     label = models.CharField(_("why"), max_length=100, blank=True)
@@ -83,7 +86,10 @@ class FollowUpSettings(models.Model):
 
 class Tag(models.Model):
     dealership = models.ForeignKey(
-        Dealership, on_delete=models.CASCADE, related_name="follow_up_tags", verbose_name=_("dealership")
+        Dealership,
+        on_delete=models.CASCADE,
+        related_name="follow_up_tags",
+        verbose_name=_("dealership"),
     )
     name = models.CharField(_("name"), max_length=40)
 
@@ -152,10 +158,16 @@ class FollowUp(models.Model):
         CANCELLED = "cancelled", pgettext_lazy("follow-up outcome", "Cancelled")
 
     dealership = models.ForeignKey(
-        Dealership, on_delete=models.CASCADE, related_name="follow_ups", verbose_name=_("dealership")
+        Dealership,
+        on_delete=models.CASCADE,
+        related_name="follow_ups",
+        verbose_name=_("dealership"),
     )
     appointment = models.ForeignKey(
-        Appointment, on_delete=models.CASCADE, related_name="follow_ups", verbose_name=_("appointment")
+        Appointment,
+        on_delete=models.CASCADE,
+        related_name="follow_ups",
+        verbose_name=_("appointment"),
     )
     reason = models.CharField(_("why"), max_length=20, choices=Reason.choices)
     # What the reason was about, in the words of where it arose (an offer's name...).
@@ -169,7 +181,9 @@ class FollowUp(models.Model):
     priority = models.PositiveSmallIntegerField(
         _("priority"), choices=Priority.choices, default=Priority.MEDIUM
     )
-    tags = models.ManyToManyField(Tag, blank=True, related_name="follow_ups", verbose_name=_("tags"))
+    tags = models.ManyToManyField(
+        Tag, blank=True, related_name="follow_ups", verbose_name=_("tags")
+    )
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -231,7 +245,9 @@ class FollowUp(models.Model):
             ),
             # The call-back sweep: phone appointments across dealerships by due time.
             models.Index(
-                fields=["due_at"], name="followup_call_back_idx", condition=Q(status="open", is_call_back=True)
+                fields=["due_at"],
+                name="followup_call_back_idx",
+                condition=Q(status="open", is_call_back=True),
             ),
         ]
 
@@ -299,7 +315,10 @@ class NoteTemplate(models.Model):
     """A ready note for the call dialog, per dealership and language, for an outcome."""
 
     dealership = models.ForeignKey(
-        Dealership, on_delete=models.CASCADE, related_name="note_templates", verbose_name=_("dealership")
+        Dealership,
+        on_delete=models.CASCADE,
+        related_name="note_templates",
+        verbose_name=_("dealership"),
     )
     language = models.CharField(_("language"), max_length=8, choices=LANGUAGE_CHOICES)
     outcome = models.CharField(

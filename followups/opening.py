@@ -25,7 +25,7 @@ from workshop.models import (
 )
 
 # How urgent a new follow-up is, by why it exists; staff change it per follow-up.
-DEFAULT_PRIORITY = {
+DEFAULT_PRIORITY: dict[str, int] = {
     Reason.DECLINED: Priority.HIGH,
     Reason.NOT_REACHABLE: Priority.HIGH,
     Reason.LOW_RATING: Priority.HIGH,

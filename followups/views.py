@@ -28,7 +28,15 @@ from config.htmx import page_or_partial
 from followups import attempts as rules
 from followups.attempts import AttemptRefused, log_attempt
 from followups.forms import AddFollowUpForm, AttemptForm
-from followups.models import Attempt, FollowUp, FollowUpSettings, NoteTemplate, Priority, Reason, Tag
+from followups.models import (
+    Attempt,
+    FollowUp,
+    FollowUpSettings,
+    NoteTemplate,
+    Priority,
+    Reason,
+    Tag,
+)
 from followups.opening import open_follow_up
 from notifications.texts import language_for
 from workshop.access import StaffAccess, StaffRequest, get_appointment, staff_access
@@ -116,7 +124,9 @@ def to_call(dealership, filters: Filters, settings: FollowUpSettings, now: datet
         rows = rows.escalated(settings.escalate_after_hours, now)
     return (
         rows.annotate(
-            due_now=Case(When(due_at__lte=now, then=Value(0)), default=Value(1), output_field=IntegerField())
+            due_now=Case(
+                When(due_at__lte=now, then=Value(0)), default=Value(1), output_field=IntegerField()
+            )
         )
         .select_related("appointment__customer", "appointment__vehicle", "assigned_to")
         .prefetch_related("tags")
@@ -148,12 +158,15 @@ def calls(request: StaffRequest) -> HttpResponse:
         "statuses": [*FollowUp.Status.choices, ("all", _("All"))],
         "tags": list(Tag.objects.filter(dealership=dealership)),
         "assignees": list(
-            get_user_model().objects.filter(memberships__dealership=dealership)
+            get_user_model()
+            .objects.filter(memberships__dealership=dealership)
             .exclude(memberships__role=Role.MECHANIC)
             .order_by("first_name", "username")
         ),
         "rules": rules.rules(settings),
-        "calls_due": sum(1 for row in rows if getattr(row, "due", False)) if filters.status == "open" else None,
+        "calls_due": sum(1 for row in rows if getattr(row, "due", False))
+        if filters.status == "open"
+        else None,
     }
     template = page_or_partial(request, PAGE, "#rows", target="calls")
     return _page(request, access, template, context)
@@ -183,7 +196,9 @@ def call(request: StaffRequest, pk: int) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                log_attempt(follow_up, data["outcome"], data["note"], request.user, data["call_back_at"])
+                log_attempt(
+                    follow_up, data["outcome"], data["note"], request.user, data["call_back_at"]
+                )
             except AttemptRefused as refusal:
                 form.add_error(None, str(refusal))
             else:
@@ -204,7 +219,9 @@ def call(request: StaffRequest, pk: int) -> HttpResponse:
             "customer": appointment.customer,
             "attempts": list(follow_up.attempts.select_related("by")),
             "templates": list(
-                NoteTemplate.objects.filter(dealership=dealership, language=language_for(appointment))
+                NoteTemplate.objects.filter(
+                    dealership=dealership, language=language_for(appointment)
+                )
             ),
             "form": form,
             "back_url": reverse("followups:calls"),
@@ -218,8 +235,10 @@ def call(request: StaffRequest, pk: int) -> HttpResponse:
 def add(request: StaffRequest, pk: int) -> HttpResponse:
     """Add a follow-up by hand, from the appointment page."""
     appointment, access = get_appointment(staff_access(request), pk)
-    users = get_user_model().objects.filter(memberships__dealership=appointment.dealership).exclude(
-        memberships__role=Role.MECHANIC
+    users = (
+        get_user_model()
+        .objects.filter(memberships__dealership=appointment.dealership)
+        .exclude(memberships__role=Role.MECHANIC)
     )
     form = AddFollowUpForm(request.POST or None, users=users)
     if request.method == "POST" and form.is_valid():
@@ -238,7 +257,11 @@ def add(request: StaffRequest, pk: int) -> HttpResponse:
         request,
         access,
         "followups/add.html",
-        {"appointment": appointment, "form": form, "back_url": reverse("workshop:appointment", args=[pk])},
+        {
+            "appointment": appointment,
+            "form": form,
+            "back_url": reverse("workshop:appointment", args=[pk]),
+        },
     )
 
 

@@ -12,7 +12,12 @@ from tests.factories import DealershipFactory
 
 pytestmark = pytest.mark.django_db
 
-ZONES = {"BE": "Europe/Brussels", "NL": "Europe/Amsterdam", "FR": "Europe/Paris", "DE": "Europe/Berlin"}
+ZONES = {
+    "BE": "Europe/Brussels",
+    "NL": "Europe/Amsterdam",
+    "FR": "Europe/Paris",
+    "DE": "Europe/Berlin",
+}
 
 
 def at(country: str, day: str, hour: int = 10, minute: int = 0) -> datetime:
@@ -82,6 +87,8 @@ def test_a_follow_up_raised_on_a_closed_day_is_due_when_the_dealership_opens():
     saturday = at("BE", "2026-07-18", 11)
     assert first_working_moment(dealership, saturday) == at("BE", "2026-07-20", 8, 30)
     # Monday 20 July, then National Day: a Tuesday follow-up is due on Wednesday.
-    assert first_working_moment(dealership, at("BE", "2026-07-21", 9)) == at("BE", "2026-07-22", 8, 30)
+    assert first_working_moment(dealership, at("BE", "2026-07-21", 9)) == at(
+        "BE", "2026-07-22", 8, 30
+    )
     wednesday = at("BE", "2026-07-22", 16)
     assert first_working_moment(dealership, wednesday) == wednesday

@@ -58,7 +58,8 @@ def test_concurrent_events_open_one_follow_up():
         thread.join(timeout=30)
 
     assert not errors, errors
-    assert len(found) == 6 and len(set(found)) == 1
+    assert len(found) == 6
+    assert len(set(found)) == 1
     assert FollowUp.objects.filter(appointment=appointment).count() == 1
 
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from followups import opening
 from followups.models import Attempt, FollowUp, Priority, Reason, Tag
-from tests.factories import AppointmentFactory, MembershipFactory, UserFactory
+from tests.factories import AppointmentFactory, MembershipFactory
 from workshop.models import Role
 
 pytestmark = pytest.mark.django_db
@@ -33,8 +33,16 @@ def test_mechanics_never_see_follow_ups(client, mechanic, dealership):
     client.force_login(mechanic)
     assert client.get(CALLS).status_code == 404
     assert client.get(reverse("followups:call", args=[follow_up.pk])).status_code == 404
-    assert client.post(reverse("followups:call", args=[follow_up.pk]), {"outcome": "agreed"}).status_code == 404
-    assert reverse("followups:calls") not in client.get(reverse("workshop:workshop_day")).content.decode()
+    assert (
+        client.post(
+            reverse("followups:call", args=[follow_up.pk]), {"outcome": "agreed"}
+        ).status_code
+        == 404
+    )
+    assert (
+        reverse("followups:calls")
+        not in client.get(reverse("workshop:workshop_day")).content.decode()
+    )
 
 
 def test_another_dealerships_follow_up_is_not_found(staff_client):
@@ -46,14 +54,27 @@ def test_another_dealerships_follow_up_is_not_found(staff_client):
 def test_due_now_first_then_priority_then_due_time(staff_client, dealership):
     now = timezone.now()
     later_urgent, due_low, due_high_late, due_high_early = follow_ups(dealership, 4)
-    FollowUp.objects.filter(pk=later_urgent.pk).update(due_at=now + timedelta(hours=3), priority=Priority.URGENT)
-    FollowUp.objects.filter(pk=due_low.pk).update(due_at=now - timedelta(hours=3), priority=Priority.LOW)
-    FollowUp.objects.filter(pk=due_high_late.pk).update(due_at=now - timedelta(hours=1), priority=Priority.HIGH)
-    FollowUp.objects.filter(pk=due_high_early.pk).update(due_at=now - timedelta(hours=2), priority=Priority.HIGH)
+    FollowUp.objects.filter(pk=later_urgent.pk).update(
+        due_at=now + timedelta(hours=3), priority=Priority.URGENT
+    )
+    FollowUp.objects.filter(pk=due_low.pk).update(
+        due_at=now - timedelta(hours=3), priority=Priority.LOW
+    )
+    FollowUp.objects.filter(pk=due_high_late.pk).update(
+        due_at=now - timedelta(hours=1), priority=Priority.HIGH
+    )
+    FollowUp.objects.filter(pk=due_high_early.pk).update(
+        due_at=now - timedelta(hours=2), priority=Priority.HIGH
+    )
 
     rows = staff_client.get(CALLS).context["rows"]
 
-    assert [r.pk for r in rows] == [due_high_early.pk, due_high_late.pk, due_low.pk, later_urgent.pk]
+    assert [r.pk for r in rows] == [
+        due_high_early.pk,
+        due_high_late.pk,
+        due_low.pk,
+        later_urgent.pk,
+    ]
     assert [r.due for r in rows] == [True, True, True, False]
 
 
@@ -78,7 +99,7 @@ def test_the_filters(staff_client, dealership, receptionist):
 
 def test_managers_see_what_is_escalated(client, dealership):
     manager = MembershipFactory(dealership=dealership, role=Role.MANAGER).user
-    overdue, urgent, fine = follow_ups(dealership, 3)
+    overdue, urgent, _fine = follow_ups(dealership, 3)
     FollowUp.objects.filter(pk=overdue.pk).update(due_at=timezone.now() - timedelta(hours=30))
     FollowUp.objects.filter(pk=urgent.pk).update(priority=Priority.URGENT)
     client.force_login(manager)
@@ -90,7 +111,9 @@ def test_managers_see_what_is_escalated(client, dealership):
 
 
 @pytest.mark.parametrize("size", [20, 500])
-def test_the_to_call_page_runs_a_fixed_number_of_queries(staff_client, dealership, size, django_assert_num_queries):
+def test_the_to_call_page_runs_a_fixed_number_of_queries(
+    staff_client, dealership, size, django_assert_num_queries
+):
     tag = Tag.objects.create(dealership=dealership, name="VIP")
     for follow_up in follow_ups(dealership, size):
         follow_up.tags.add(tag)
@@ -106,13 +129,18 @@ def test_the_call_dialog_shows_the_phone_history_and_templates(staff_client, dea
 
     [follow_up] = follow_ups(dealership, 1)
     Attempt.objects.create(follow_up=follow_up, number=1, outcome="no_answer", note="rang out")
-    NoteTemplate.objects.create(dealership=dealership, language="nl", name="Voicemail", text="Ingesproken")
+    NoteTemplate.objects.create(
+        dealership=dealership, language="nl", name="Voicemail", text="Ingesproken"
+    )
 
-    body = staff_client.get(reverse("followups:call", args=[follow_up.pk]), HTTP_HX_REQUEST="true").content.decode()
+    body = staff_client.get(
+        reverse("followups:call", args=[follow_up.pk]), HTTP_HX_REQUEST="true"
+    ).content.decode()
 
     assert "<dialog" in body
     assert 'href="tel:+32470123456"' in body
-    assert "rang out" in body and "Ingesproken" in body
+    assert "rang out" in body
+    assert "Ingesproken" in body
 
 
 def test_logging_a_call_without_javascript_and_with_htmx(staff_client, dealership):
@@ -125,7 +153,9 @@ def test_logging_a_call_without_javascript_and_with_htmx(staff_client, dealershi
     assert first.outcome == FollowUp.Outcome.RESOLVED
 
     response = staff_client.post(
-        reverse("followups:call", args=[second.pk]), {"outcome": "no_answer"}, HTTP_HX_REQUEST="true"
+        reverse("followups:call", args=[second.pk]),
+        {"outcome": "no_answer"},
+        HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 204
     assert "callsChanged" in response["HX-Trigger"]
@@ -145,14 +175,25 @@ def test_a_call_back_needs_a_time_on_a_working_day(staff_client, dealership):
     assert not Attempt.objects.exists()
 
 
-def test_add_a_follow_up_by_hand_and_see_it_on_the_appointment_page(staff_client, appointment, receptionist):
+def test_add_a_follow_up_by_hand_and_see_it_on_the_appointment_page(
+    staff_client, appointment, receptionist
+):
     response = staff_client.post(
         reverse("followups:add", args=[appointment.pk]),
-        {"reason": "manual", "about": "Ask about tyres", "priority": "3", "assigned_to": receptionist.pk},
+        {
+            "reason": "manual",
+            "about": "Ask about tyres",
+            "priority": "3",
+            "assigned_to": receptionist.pk,
+        },
     )
     assert response.status_code == 302
     follow_up = FollowUp.objects.get()
-    assert (follow_up.about, follow_up.priority, follow_up.assigned_to) == ("Ask about tyres", 3, receptionist)
+    assert (follow_up.about, follow_up.priority, follow_up.assigned_to) == (
+        "Ask about tyres",
+        3,
+        receptionist,
+    )
 
     page = staff_client.get(reverse("workshop:appointment", args=[appointment.pk])).content.decode()
     assert "Ask about tyres" in page
