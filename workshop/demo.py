@@ -397,7 +397,13 @@ class Seeder:
         managers, _ = Group.objects.get_or_create(name="Managers")
         managers.permissions.set(
             Permission.objects.filter(
-                content_type__app_label__in=["workshop", "auth", "notifications", "integrations"],
+                content_type__app_label__in=[
+                    "workshop",
+                    "auth",
+                    "notifications",
+                    "integrations",
+                    "followups",
+                ],
                 codename__in=[
                     "view_dealership",
                     "change_dealership",
@@ -437,6 +443,25 @@ class Seeder:
                     "view_webhook",
                     "view_webhookdelivery",
                     "change_webhookdelivery",
+                    # Follow-up calls: the calendar, settings, tags and note templates.
+                    "add_closingday",
+                    "change_closingday",
+                    "delete_closingday",
+                    "view_closingday",
+                    "add_followupsettings",
+                    "change_followupsettings",
+                    "view_followupsettings",
+                    "add_tag",
+                    "change_tag",
+                    "delete_tag",
+                    "view_tag",
+                    "add_notetemplate",
+                    "change_notetemplate",
+                    "delete_notetemplate",
+                    "view_notetemplate",
+                    "view_followup",
+                    "change_followup",
+                    "view_attempt",
                 ],
             )
         )
