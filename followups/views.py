@@ -205,7 +205,7 @@ def call(request: StaffRequest, pk: int) -> HttpResponse:
                 messages.success(request, _("Call logged."))
                 if request.htmx:
                     return trigger_client_event(HttpResponse(status=204), CHANGED_EVENT)
-                return redirect(request.POST.get("next") or reverse("followups:calls"))
+                return redirect("followups:calls")
     appointment = follow_up.appointment
     partial = "call_form" if request.method == "POST" else "call_dialog"
     template = page_or_partial(request, "followups/call_page.html", f"{PAGE}#{partial}")
