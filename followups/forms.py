@@ -61,3 +61,19 @@ class AddFollowUpForm(forms.Form):
     def __init__(self, *args, users=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["assigned_to"].queryset = users  # type: ignore[attr-defined]
+
+
+class DetailsForm(forms.ModelForm):
+    """What staff may change on a follow-up: how urgent, whose, its tags."""
+
+    class Meta:
+        from followups.models import FollowUp
+
+        model = FollowUp
+        fields = ["priority", "assigned_to", "tags"]
+        widgets = {"tags": forms.CheckboxSelectMultiple}
+
+    def __init__(self, *args, users=None, tags=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assigned_to"].queryset = users  # type: ignore[attr-defined]
+        self.fields["tags"].queryset = tags  # type: ignore[attr-defined]

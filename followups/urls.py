@@ -8,5 +8,6 @@ urlpatterns = [
     path("", views.calls, name="calls"),
     path("count/", views.count, name="count"),
     path("<int:pk>/", views.call, name="call"),
+    path("<int:pk>/details/", views.details, name="details"),
     path("appointments/<int:pk>/add/", views.add, name="add"),
 ]

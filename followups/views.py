@@ -20,14 +20,14 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 from phonenumber_field.phonenumber import PhoneNumber
 
 from config.htmx import page_or_partial
 from followups import attempts as rules
 from followups.attempts import AttemptRefused, log_attempt
-from followups.forms import AddFollowUpForm, AttemptForm
+from followups.forms import AddFollowUpForm, AttemptForm, DetailsForm
 from followups.models import (
     Attempt,
     FollowUp,
@@ -157,12 +157,7 @@ def calls(request: StaffRequest) -> HttpResponse:
         "priorities": Priority.choices,
         "statuses": [*FollowUp.Status.choices, ("all", _("All"))],
         "tags": list(Tag.objects.filter(dealership=dealership)),
-        "assignees": list(
-            get_user_model()
-            .objects.filter(memberships__dealership=dealership)
-            .exclude(memberships__role=Role.MECHANIC)
-            .order_by("first_name", "username")
-        ),
+        "assignees": list(_office_users(dealership.pk).order_by("first_name", "username")),
         "rules": rules.rules(settings),
         "calls_due": sum(1 for row in rows if getattr(row, "due", False))
         if filters.status == "open"
@@ -224,10 +219,45 @@ def call(request: StaffRequest, pk: int) -> HttpResponse:
                 )
             ),
             "form": form,
+            "details": DetailsForm(
+                instance=follow_up,
+                users=_office_users(follow_up.dealership_id),
+                tags=Tag.objects.filter(dealership_id=follow_up.dealership_id),
+            ),
             "back_url": reverse("followups:calls"),
             "title": _("Call %(name)s") % {"name": appointment.customer.full_name},
         },
     )
+
+
+def _office_users(dealership_id: int):
+    """Who may be assigned a follow-up: the dealership's receptionists and managers."""
+    return get_user_model().objects.filter(
+        memberships__dealership_id=dealership_id,
+        memberships__role__in=[Role.RECEPTIONIST, Role.MANAGER],
+    )
+
+
+@login_required
+@require_POST
+def details(request: StaffRequest, pk: int) -> HttpResponse:
+    """Priority, assignee and tags, from the call dialog."""
+    access = _office(request)
+    follow_up = _follow_up(access, pk)
+    form = DetailsForm(
+        request.POST,
+        instance=follow_up,
+        users=_office_users(follow_up.dealership_id),
+        tags=Tag.objects.filter(dealership_id=follow_up.dealership_id),
+    )
+    if form.is_valid():
+        form.save()
+        messages.success(request, _("Follow-up changed."))
+    else:
+        messages.error(request, _("Nothing changed: check the priority, assignee and tags."))
+    if request.htmx:
+        return trigger_client_event(HttpResponse(status=204), CHANGED_EVENT)
+    return redirect("followups:call", pk=follow_up.pk)
 
 
 @login_required
@@ -235,12 +265,7 @@ def call(request: StaffRequest, pk: int) -> HttpResponse:
 def add(request: StaffRequest, pk: int) -> HttpResponse:
     """Add a follow-up by hand, from the appointment page."""
     appointment, access = get_appointment(staff_access(request), pk)
-    users = (
-        get_user_model()
-        .objects.filter(memberships__dealership=appointment.dealership)
-        .exclude(memberships__role=Role.MECHANIC)
-    )
-    form = AddFollowUpForm(request.POST or None, users=users)
+    form = AddFollowUpForm(request.POST or None, users=_office_users(appointment.dealership_id))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         open_follow_up(

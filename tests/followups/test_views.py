@@ -208,3 +208,58 @@ def test_the_nav_count_is_one_cheap_query(staff_client, dealership, django_asser
     with django_assert_num_queries(4):  # session, user, memberships, the count
         response = staff_client.get(reverse("followups:count"))
     assert ">3<" in response.content.decode()
+
+
+def test_priority_assignee_and_tags_change_from_the_call_dialog(
+    staff_client, dealership, receptionist
+):
+    [follow_up] = follow_ups(dealership, 1)
+    vip = Tag.objects.create(dealership=dealership, name="VIP")
+    elsewhere = Tag.objects.create(dealership=AppointmentFactory().dealership, name="Other")
+    url = reverse("followups:details", args=[follow_up.pk])
+
+    response = staff_client.post(
+        url, {"priority": 4, "assigned_to": receptionist.pk, "tags": [vip.pk]}
+    )
+    assert response.status_code == 302
+    follow_up.refresh_from_db()
+    assert (follow_up.priority, follow_up.assigned_to) == (Priority.URGENT, receptionist)
+    assert list(follow_up.tags.all()) == [vip]
+
+    staff_client.post(url, {"priority": 1, "tags": [elsewhere.pk]})  # not this dealership's
+    follow_up.refresh_from_db()
+    assert follow_up.priority == Priority.URGENT
+    assert list(follow_up.tags.all()) == [vip]
+
+
+def test_the_sweep_is_a_registered_beat_task(settings):
+    from config.celery import app
+
+    assert "followups.sweep" in app.tasks
+    tasks = [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()]
+    assert "followups.sweep" in tasks
+
+
+def test_managers_set_only_their_own_closing_days_in_the_admin(client, dealership):
+    from django.contrib.auth.models import Group, Permission
+
+    from followups.models import ClosingDay
+
+    manager = MembershipFactory(dealership=dealership, role=Role.MANAGER).user
+    manager.is_staff = True
+    manager.save()
+    group, _ = Group.objects.get_or_create(name="Managers")
+    group.permissions.set(Permission.objects.filter(codename__endswith="closingday"))
+    manager.groups.add(group)
+    other = AppointmentFactory().dealership
+    ClosingDay.objects.create(dealership=other, date="2026-12-24", label="Not ours")
+    client.force_login(manager)
+
+    listing = client.get(reverse("admin:followups_closingday_changelist")).content.decode()
+    assert "Not ours" not in listing
+    response = client.post(
+        reverse("admin:followups_closingday_add"),
+        {"dealership": other.pk, "date": "2026-12-31", "label": "Sneaky"},
+    )
+    assert response.status_code == 200  # refused: not a dealership they manage
+    assert not ClosingDay.objects.filter(label="Sneaky").exists()
