@@ -26,7 +26,7 @@ from phonenumber_field.phonenumber import PhoneNumber
 
 from config.htmx import page_or_partial
 from followups import attempts as rules
-from followups.attempts import AttemptRefused, log_attempt
+from followups.attempts import AttemptRefused, close_follow_up, log_attempt
 from followups.forms import AddFollowUpForm, AttemptForm, DetailsForm
 from followups.models import (
     Attempt,
@@ -144,6 +144,7 @@ def calls(request: StaffRequest) -> HttpResponse:
     filters = Filters.of(request.GET)
     rows = list(to_call(dealership, filters, settings, now)[: PAGE_SIZE + 1])
     threshold = settings.escalate_after_hours
+    is_manager = access.membership.role == Role.MANAGER
     for row in rows:
         row.due = row.is_due(now)  # type: ignore[attr-defined]
         row.escalated = row.is_escalated(threshold, now)  # type: ignore[attr-defined]
@@ -152,7 +153,13 @@ def calls(request: StaffRequest) -> HttpResponse:
         "more": len(rows) > PAGE_SIZE,
         "filters": filters,
         "here": filters.query(),
-        "is_manager": access.membership.role == Role.MANAGER,
+        "is_manager": is_manager,
+        # Managers see how many are urgent or long overdue (one count, theirs only).
+        "escalated_count": FollowUp.objects.for_dealership(dealership)
+        .escalated(threshold, now)
+        .count()
+        if is_manager
+        else None,
         "reasons": Reason.choices,
         "priorities": Priority.choices,
         "statuses": [*FollowUp.Status.choices, ("all", _("All"))],
@@ -228,6 +235,19 @@ def call(request: StaffRequest, pk: int) -> HttpResponse:
             "title": _("Call %(name)s") % {"name": appointment.customer.full_name},
         },
     )
+
+
+@login_required
+@require_POST
+def close(request: StaffRequest, pk: int) -> HttpResponse:
+    """No longer needed (the appointment was moved or cancelled, say): closed as cancelled."""
+    access = _office(request)
+    follow_up = _follow_up(access, pk)
+    if close_follow_up(follow_up, request.user, now=timezone.now()):
+        messages.success(request, _("Follow-up closed: no call needed."))
+    if request.htmx:
+        return trigger_client_event(HttpResponse(status=204), CHANGED_EVENT)
+    return redirect("followups:calls")
 
 
 def _office_users(dealership_id: int):

@@ -108,6 +108,8 @@ def test_managers_see_what_is_escalated(client, dealership):
 
     assert {r.pk for r in response.context["rows"]} == {overdue.pk, urgent.pk}
     assert "Escalated" in response.content.decode()
+    assert response.context["escalated_count"] == 2
+    assert client.get(CALLS).context["escalated_count"] == 2
 
 
 @pytest.mark.parametrize("size", [20, 500])
@@ -263,3 +265,12 @@ def test_managers_set_only_their_own_closing_days_in_the_admin(client, dealershi
     )
     assert response.status_code == 200  # refused: not a dealership they manage
     assert not ClosingDay.objects.filter(label="Sneaky").exists()
+
+
+def test_a_follow_up_no_longer_needed_is_closed_as_cancelled(staff_client, dealership):
+    [follow_up] = follow_ups(dealership, 1)
+    response = staff_client.post(reverse("followups:close", args=[follow_up.pk]))
+    assert response.status_code == 302
+    follow_up.refresh_from_db()
+    assert (follow_up.status, follow_up.outcome) == ("closed", FollowUp.Outcome.CANCELLED)
+    assert follow_up.closed_by is not None
