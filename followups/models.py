@@ -44,8 +44,8 @@ class ClosingDay(models.Model):
 
 
 class FollowUpSettings(models.Model):
-    """A dealership's follow-up settings; made with the defaults the first time they are
-    needed (`for_dealership`), so Dealership itself carries none of them."""
+    """A dealership's follow-up settings, the defaults until a manager adds them
+    (`for_dealership`), so Dealership itself carries none of them."""
 
     dealership = models.OneToOneField(
         Dealership,
@@ -78,10 +78,9 @@ class FollowUpSettings(models.Model):
 
     @classmethod
     def for_dealership(cls, dealership: Dealership) -> "FollowUpSettings":
-        found = cls.objects.filter(dealership=dealership).first()
-        if found is None:
-            found, _created = cls.objects.get_or_create(dealership=dealership)
-        return found
+        """The dealership's settings, or the defaults (unsaved) while it has none: reading
+        them never writes; a manager adds them in the admin."""
+        return cls.objects.filter(dealership=dealership).first() or cls(dealership=dealership)
 
 
 class Tag(models.Model):
