@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "portal",
     "notifications",
     "integrations",
+    "followups",
     "ninja",
     "config.apps.PitlaneConfig",
 ]
@@ -299,6 +300,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.sweep_webhooks",
         "schedule": timedelta(seconds=SWEEP_SECONDS),
         "options": {"expires": SWEEP_SECONDS},
+    },
+    # Follow-up calls: unopened invitations days before, missed call-backs.
+    "sweep-follow-ups": {
+        "task": "followups.sweep",
+        "schedule": timedelta(seconds=INVITATION_DISPATCH_SECONDS),
+        "options": {"expires": INVITATION_DISPATCH_SECONDS},
     },
 }
 

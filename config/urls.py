@@ -11,6 +11,7 @@ urlpatterns = [
     path("login/", views.login, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("staff/import/", include("integrations.urls")),
+    path("staff/calls/", include("followups.urls")),
     path("staff/", include("workshop.urls")),
     path("api/v1/", api.urls),
     path("c/", include("portal.urls")),

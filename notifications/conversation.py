@@ -20,6 +20,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from config.celery import publish
+from followups import opening as follow_ups
 from integrations import events
 from notifications import compose, gsm, texts
 from notifications.answers_words import Answer, parse
@@ -125,6 +126,8 @@ def answer(
             detail=_by_channel(channel),
         )
         _acknowledge(appointment, state, channel, now)
+        if state == Confirmation.DECLINED:
+            follow_ups.open_follow_up(appointment, follow_ups.Reason.DECLINED, now=now)
         list_changed(appointment.dealership_id)
         events.emit(
             appointment.pk,

@@ -33,6 +33,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
 from config.celery import publish
+from followups import opening as follow_ups
 from notifications import compose, schedule, texts, transports
 from notifications.models import Message
 from notifications.transports import DeliveryUnknown, TransportError, transport_for
@@ -475,6 +476,8 @@ def _follow_up(
     )
     if message.purpose == Purpose.INVITATION:
         _set_invitation(appointment, Invitation.UNREACHABLE)
+    if appointment.is_upcoming(now):
+        follow_ups.open_follow_up(appointment, follow_ups.Reason.NOT_REACHABLE, now=now)
     return None
 
 

@@ -37,6 +37,8 @@ class Purpose(models.TextChoices):
     DECLINED = "ack_declined", _("Noted that the customer cannot come")
     # To the former e-mail address or mobile number, after the customer changed it.
     CONTACT_CHANGED = "contact_changed", _("Contact details changed")
+    # After the first unanswered follow-up call (`followups.attempts`).
+    FOLLOWUP_TRIED = "followup_tried", _("We tried to call")
 
 
 class MessageChannel(models.TextChoices):

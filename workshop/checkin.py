@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from followups import opening as follow_ups
 from integrations import events
 from workshop import answers
 from workshop.answers import OfferChoice
@@ -150,6 +151,7 @@ def submit_checkin(checkin: OnlineCheckIn) -> list[CheckInItem]:
             detail="\n".join(str(item) for item in opened),
         )
         events.emit(locked.appointment_id, events.CHECKIN_SENT)
+        follow_ups.contact_requested(locked.appointment_id, opened)
     for item in opened:
         item.state, item.submitted_at = State.OPEN, now
     checkin.answered_at, checkin.last_answered_at = locked.answered_at, now

@@ -389,6 +389,7 @@ class Seeder:
                 self.appointments(dealership, spec, offers, users["reception"], index)
                 self.showcase(dealership, spec, offers, users["reception"])
                 self.quick_replies(dealership)
+                self.note_templates(dealership)
         return self.log
 
     # --- people -------------------------------------------------------------
@@ -397,7 +398,13 @@ class Seeder:
         managers, _ = Group.objects.get_or_create(name="Managers")
         managers.permissions.set(
             Permission.objects.filter(
-                content_type__app_label__in=["workshop", "auth", "notifications", "integrations"],
+                content_type__app_label__in=[
+                    "workshop",
+                    "auth",
+                    "notifications",
+                    "integrations",
+                    "followups",
+                ],
                 codename__in=[
                     "view_dealership",
                     "change_dealership",
@@ -437,6 +444,25 @@ class Seeder:
                     "view_webhook",
                     "view_webhookdelivery",
                     "change_webhookdelivery",
+                    # Follow-up calls: the calendar, settings, tags and note templates.
+                    "add_closingday",
+                    "change_closingday",
+                    "delete_closingday",
+                    "view_closingday",
+                    "add_followupsettings",
+                    "change_followupsettings",
+                    "view_followupsettings",
+                    "add_tag",
+                    "change_tag",
+                    "delete_tag",
+                    "view_tag",
+                    "add_notetemplate",
+                    "change_notetemplate",
+                    "delete_notetemplate",
+                    "view_notetemplate",
+                    "view_followup",
+                    "change_followup",
+                    "view_attempt",
                 ],
             )
         )
@@ -496,6 +522,19 @@ class Seeder:
                     name=name,
                     language=language,
                     defaults={"body": body, "position": position},
+                )
+
+    def note_templates(self, dealership: Dealership) -> None:
+        """Ready notes for the call dialog (follow-up calls), in every language."""
+        from followups.models import NoteTemplate
+
+        for language, notes in NOTE_TEMPLATES.items():
+            for position, (name, outcome, text) in enumerate(notes):
+                NoteTemplate.objects.get_or_create(
+                    dealership=dealership,
+                    name=name,
+                    language=language,
+                    defaults={"outcome": outcome, "text": text, "position": position},
                 )
 
     def offers(self, dealership: Dealership) -> list[Offer]:
@@ -757,6 +796,27 @@ class Seeder:
 
 
 # --- What there is to try (the banner and the demo's login page) ----------------------------
+
+
+# The call dialog's ready notes (followups.NoteTemplate): (name, outcome, text).
+NOTE_TEMPLATES = {
+    "en": [
+        ("Voicemail", "voicemail", "Left a voicemail asking them to call us back."),
+        ("Booked", "agreed", "Agreed on the phone; added to the appointment."),
+    ],
+    "nl": [
+        ("Voicemail", "voicemail", "Voicemail ingesproken met de vraag ons terug te bellen."),
+        ("Afgesproken", "agreed", "Telefonisch afgesproken; toegevoegd aan de afspraak."),
+    ],
+    "fr": [
+        ("Messagerie", "voicemail", "Message laissé sur la messagerie, rappel demandé."),
+        ("Convenu", "agreed", "Convenu par téléphone ; ajouté au rendez-vous."),
+    ],
+    "de": [
+        ("Mailbox", "voicemail", "Auf die Mailbox gesprochen, um Rückruf gebeten."),
+        ("Vereinbart", "agreed", "Telefonisch vereinbart; zum Termin hinzugefügt."),
+    ],
+}
 
 
 def next_working_day(today: date) -> date:

@@ -1078,6 +1078,10 @@ class AppointmentEvent(models.Model):
         COLLECTED = "collected", _("Car collected")
         NO_SHOW = "no_show", _("Did not come")
         RATED = "rated", _("Rated the visit")
+        # Follow-up calls (the `followups` app): opened, each attempt, closed.
+        FOLLOW_UP_OPENED = "follow_up_opened", _("Needs a call")
+        CALL_ATTEMPT = "call_attempt", _("Call attempt")
+        FOLLOW_UP_CLOSED = "follow_up_closed", _("Follow-up closed")
 
     class Actor(models.TextChoices):
         CUSTOMER = "customer", _("Customer")

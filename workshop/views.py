@@ -31,6 +31,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from config.htmx import page_or_partial
+from followups import views as follow_ups
 from notifications import conversation, invitations
 from notifications.timeline import timeline_for
 from workshop import checkin as flow
@@ -194,6 +195,7 @@ def appointment_context(appointment: Appointment, *, quick: str = "") -> dict:
         "quick_replies": quick_replies,
         "reply_form": reply_form(appointment, thread, quick=chosen),
         "steps": _progress_steps(checkin),
+        **follow_ups.for_appointment(appointment),  # the follow-up calls section
     }
 
 

@@ -333,4 +333,16 @@
   document.addEventListener("htmx:load", function (event) {
     enhance(event.detail.elt);
   });
+  // A call was logged: close the dialog; the To-call list reloads itself on the same event.
+  document.body.addEventListener("callsChanged", closeDialogs);
+  // The call dialog's note templates: a click puts the text into the note.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-note-template]");
+    if (!button) return;
+    var note = button.form && button.form.querySelector("textarea[name=note]");
+    if (note) {
+      note.value = button.getAttribute("data-note-template");
+      note.focus();
+    }
+  });
 })();

@@ -170,11 +170,12 @@ def language_post(checkin, size):
 # (`set_offer_choices`). Sending: `submit_checkin` with its `checkin.sent` event (five:
 # `integrations.events.emit` reads the appointment, its work items and answers, writes
 # the event and finds the endpoints listening) and the confirmation
-# (`queue_confirmation`, which reads the answers as `workshop.answers` has them).
+# (`queue_confirmation`, which reads the answers as `workshop.answers` has them), and
+# the follow-up for offers the customer asked about (`followups.opening.contact_requested`).
 POSTS = {
     services_post: 10,
     services_autosave: 13,
-    review_post: 30,
+    review_post: 32,
     contact_post: 15,
     remark_add: 7,
     remark_edit: 3,
