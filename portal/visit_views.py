@@ -69,7 +69,7 @@ def as_preferred_days(preferred: list[tuple[date, str]]) -> list[dict[str, str]]
 @portal_view
 @require_http_methods(["GET", "POST"])
 def other_date(request: PortalRequest, checkin: OnlineCheckIn) -> HttpResponse:
-    """"Another date, please": up to three days, each morning or afternoon, and a note;
+    """ "Another date, please": up to three days, each morning or afternoon, and a note;
     then "we will get back to you" with the days asked, until staff move the appointment."""
     appointment = checkin.appointment
     asked = open_date_request(checkin)
@@ -109,6 +109,8 @@ def other_date(request: PortalRequest, checkin: OnlineCheckIn) -> HttpResponse:
 def rate(request: PortalRequest, checkin: OnlineCheckIn) -> HttpResponse:
     """1 to 5 stars and a comment, once, for a collected visit; the thanks after."""
     appointment = checkin.appointment
+    if not checkin.is_closed:  # nothing to rate yet: the check-in
+        return redirect(step_url(checkin, "welcome"))
     if appointment.status != Appointment.Status.DONE or visit_pages.link_has_expired(appointment):
         return visit_pages.state_page(request, checkin)
     if appointment.dealership.review_url or request.method == "GET":
