@@ -179,7 +179,7 @@ DAY_PARTS = [
     ("morning", pgettext_lazy("part of the day", "Morning")),
     ("afternoon", pgettext_lazy("part of the day", "Afternoon")),
 ]
-CHOICE_LABELS = (_("First choice"), _("Second choice"), _("Third choice"))
+CHOICE_LABELS = (_("First choice"), _("Second choice (optional)"), _("Third choice (optional)"))
 
 
 class OtherDateForm(forms.Form):
