@@ -127,7 +127,8 @@ def test_the_customer_asks_for_another_date_and_sees_the_days_asked(client, chec
     assert checkin.appointment.is_pinned
     body = text(client.get(url(checkin, "other_date")))
     assert nl("We will get back to you") in body
-    assert str(first.day) in body and str(second.day) in body
+    assert str(first.day) in body
+    assert str(second.day) in body
     assert nl("Afternoon", "part of the day") in body
     # Changing the request shows the days asked in the form.
     again = text(client.get(url(checkin, "other_date") + "?change=1"))
@@ -316,7 +317,9 @@ def test_visit_items_are_not_check_in_answers(client, checkin):
     answers = read_answers(checkin, "nl")
     assert not answers.has_unsent
     for version in (answers.sent, answers.current):
-        assert version.remarks == [] and version.accepted == [] and version.contact == []
+        assert version.remarks == []
+        assert version.accepted == []
+        assert version.contact == []
     # Staff handle them on the appointment page, with the others.
     assert {item.kind for item in answers.staff_items} == {Kind.DATE_REQUEST, Kind.CANCELLED}
 

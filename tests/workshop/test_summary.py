@@ -15,6 +15,7 @@ from tests.factories import (
     RemarkFactory,
     UserFactory,
 )
+from tests.locks import postgresql_only, while_held
 from tests.notifications.test_reply_address import smtp_server  # noqa: F401 - fixture
 from workshop import summary
 from workshop.models import Appointment, CheckInItem, Dealership, Role
@@ -112,8 +113,11 @@ def test_it_lists_today_what_waits_and_who_did_not_confirm_in_the_dealerships_la
     assert "8 december 2026" in mail.subject  # in Dutch
     assert "Garage Leie" in mail.subject
     body = mail.body
-    assert "1-AAA-001" in body and "1-BBB-002" in body and "1-CCC-003" in body
-    assert "1-XXX-999" not in body and "1-ZZZ-000" not in body
+    assert "1-AAA-001" in body
+    assert "1-BBB-002" in body
+    assert "1-CCC-003" in body
+    assert "1-XXX-999" not in body
+    assert "1-ZZZ-000" not in body
     read = summary.read_summary(dealership, AFTER_NINE.date())
     assert len(read.appointments) == 3
     assert [a.pk for a in read.unconfirmed] == [quiet.pk]
@@ -173,3 +177,32 @@ def test_it_goes_through_a_real_smtp_server(dealership, smtp_server, time_machin
         assert len(envelope.rcpt_tos) == 1  # nobody sees the others' addresses
         sent = message_from_bytes(envelope.content, policy=policy.default)
         assert "1-AAA-001" in sent.get_body(("plain",)).get_content()
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_two_schedulers_at_once_send_one_summary(mailoutbox, time_machine):
+    dealership = DealershipFactory(language="nl")
+    member(dealership, "rita@garage.example")
+    time_machine.move_to(AFTER_NINE, tick=True)
+    first, second, waited = while_held(
+        lambda: summary.send_summary(dealership), lambda: summary.send_summary(dealership)
+    )
+    assert waited  # the second waited for the first's claim, then found the day taken
+    assert (first, second) == (True, False)
+    assert len(mailoutbox) == 1
+
+
+def test_beat_runs_the_summaries(settings):
+    from config.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["morning-summaries"]
+    assert entry["task"] == "workshop.morning_summaries"
+    app.loader.import_default_modules()  # what a worker does when it starts
+    assert entry["task"] in app.tasks
+
+
+def test_the_opt_in_shows_in_the_admin(admin_client, dealership):
+    member(dealership, "rita@garage.example")
+    response = admin_client.get("/admin/workshop/membership/")
+    assert "column-morning_summary" in response.content.decode()
