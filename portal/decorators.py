@@ -1,9 +1,10 @@
 """What every response behind a customer link goes through.
 
 `portal_view` rate limits by client address, finds the check-in for the token (a
-malformed, unknown or wrong token all get the same "link not valid" page), shows the
-visit's state (`portal.visit_pages`) once the appointment started, speaks the customer's language, and marks
-every response private: not indexed, not stored, no referrer.
+malformed, unknown or wrong token all get the same "link not valid" page), shows where
+the visit is (`portal.visit_pages`: arrived, ready, the rating, rebooking, or "closed")
+once the appointment started, speaks the customer's language, and marks every
+response private: not indexed, not stored, no referrer.
 """
 
 from collections.abc import Callable
