@@ -308,6 +308,14 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": INVITATION_DISPATCH_SECONDS},
     },
 }
+# The staff's morning summary e-mail (`workshop.summary`): beat looks this often for
+# dealerships whose sending start has come; each gets its summary once a day.
+MORNING_SUMMARY_SECONDS = env_int("MORNING_SUMMARY_SECONDS", 300, minimum=30)
+CELERY_BEAT_SCHEDULE["morning-summaries"] = {
+    "task": "workshop.morning_summaries",
+    "schedule": timedelta(seconds=MORNING_SUMMARY_SECONDS),
+    "options": {"expires": MORNING_SUMMARY_SECONDS},
+}
 
 # === Static files =====================================================================
 

@@ -1,9 +1,10 @@
 """What every response behind a customer link goes through.
 
 `portal_view` rate limits by client address, finds the check-in for the token (a
-malformed, unknown or wrong token all get the same "link not valid" page), shows the
-"closed" page once the appointment started, speaks the customer's language, and marks
-every response private: not indexed, not stored, no referrer.
+malformed, unknown or wrong token all get the same "link not valid" page), shows where
+the visit is (`portal.visit_pages`: arrived, ready, the rating, rebooking, or "closed")
+once the appointment started, speaks the customer's language, and marks every
+response private: not indexed, not stored, no referrer.
 """
 
 from collections.abc import Callable
@@ -14,13 +15,12 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponseForbidden
 from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
 from django_ratelimit.decorators import ratelimit
 
 from config.htmx import HtmxHttpRequest
-from portal import visits
+from portal import visit_pages, visits
 from portal.tokens import find_checkin
 from workshop.checkin import record_opened
 from workshop.models import Appointment, OnlineCheckIn
@@ -70,7 +70,9 @@ def page_language(request: HttpRequest, checkin: OnlineCheckIn) -> str:
     return checkin.appointment.dealership.language
 
 
-def portal_view(view: PortalView, *, until_closed: bool = False) -> Callable[..., HttpResponseBase]:
+def portal_view(
+    view: PortalView, *, until_closed: bool = False, always_open: bool = False
+) -> Callable[..., HttpResponseBase]:
     """Wraps a view taking (request, checkin, ...) in place of (request, token, ...).
 
     Exempt from Django's CSRF check, on purpose: the secret in the URL is the only
@@ -101,25 +103,18 @@ def portal_view(view: PortalView, *, until_closed: bool = False) -> Callable[...
             closed = (
                 checkin.appointment.status != Appointment.Status.SCHEDULED
                 if until_closed
-                else checkin.is_closed
+                else not always_open and checkin.is_closed
             )
             if closed:
-                talking = checkin.appointment.status == Appointment.Status.SCHEDULED
-                response: HttpResponseBase = TemplateResponse(
-                    request,
-                    "portal/closed.html",
-                    {
-                        "dealership": checkin.appointment.dealership,
-                        # The check-in closed; the conversation goes on (see above).
-                        "messages_url": (
-                            reverse("portal:messages", args=[checkin.token]) if talking else ""
-                        ),
-                    },
-                    status=410,
-                )
+                # Where the visit is: arrived, ready, the rating, how to rebook; or closed.
+                response: HttpResponseBase = visit_pages.state_page(request, checkin)
             else:
                 # Opened: only by a request a person's browser makes, never a scanner's GET.
-                if checkin.opened_at is None and visits.is_a_visit(request, checkin):
+                if (
+                    checkin.opened_at is None
+                    and not (always_open and checkin.is_closed)
+                    and visits.is_a_visit(request, checkin)
+                ):
                     record_opened(checkin)
                 try:
                     response = view(request, checkin, *args, **kwargs)
@@ -144,3 +139,9 @@ def portal_view_until_closed(view: PortalView) -> Callable[..., HttpResponseBase
     """`portal_view` for a page that stays open after the appointment started, until
     it is done, cancelled or a no-show: the conversation."""
     return portal_view(view, until_closed=True)
+
+
+def portal_view_always(view: PortalView) -> Callable[..., HttpResponseBase]:
+    """`portal_view` for a view that decides itself what the visit's state allows (the
+    rating, the language switch): it is called whatever the state."""
+    return portal_view(view, always_open=True)

@@ -1,14 +1,16 @@
 """The customer's forms. Every message is translated and shown next to its field."""
 
 import uuid
+from datetime import date, timedelta
 from typing import Any
 
 import phonenumbers
 from django import forms
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 from phonenumber_field.formfields import PhoneNumberField
 
+from workshop import visit
 from workshop.answers import OfferChoice, OfferLine
 from workshop.models import Channel, CheckInItem, Customer, Offer
 
@@ -151,3 +153,123 @@ class RemarkForm(forms.Form):
             )
             % {"limit": limit},
         )
+
+
+# --- The visit: cancel, another date, rating (`portal.visit_views`) ------------------------
+
+CANCEL_REASON_MAX = 500
+DATE_NOTE_MAX = 500
+# How far ahead a customer may ask for another date.
+OTHER_DATE_MAX_DAYS = 90
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why are you cancelling? (optional)"),
+        required=False,
+        max_length=CANCEL_REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def clean_reason(self) -> str:
+        return self.cleaned_data["reason"].strip()
+
+
+DAY_PARTS = [
+    ("morning", pgettext_lazy("part of the day", "Morning")),
+    ("afternoon", pgettext_lazy("part of the day", "Afternoon")),
+]
+CHOICE_LABELS = (_("First choice"), _("Second choice (optional)"), _("Third choice (optional)"))
+
+
+class OtherDateForm(forms.Form):
+    """Up to three preferred days, each in the morning or the afternoon, and a note.
+
+    `today` is the dealership's today: only later days, up to OTHER_DATE_MAX_DAYS ahead."""
+
+    DAYS = visit.MAX_PREFERRED_DAYS
+
+    note = forms.CharField(
+        label=_("Anything else we should know? (optional)"),
+        required=False,
+        max_length=DATE_NOTE_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args: Any, today: date, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today
+        self.last_day = today + timedelta(days=OTHER_DATE_MAX_DAYS)
+        attrs = {
+            "type": "date",
+            "min": (today + timedelta(days=1)).isoformat(),
+            "max": self.last_day.isoformat(),
+        }
+        for n in range(1, self.DAYS + 1):
+            self.fields[f"day_{n}"] = forms.DateField(
+                label=CHOICE_LABELS[n - 1],
+                required=False,
+                input_formats=["%Y-%m-%d"],
+                widget=forms.DateInput(attrs=attrs, format="%Y-%m-%d"),
+            )
+            self.fields[f"part_{n}"] = forms.ChoiceField(
+                label=_("Time of day"),
+                choices=DAY_PARTS,
+                initial="morning",
+                required=False,
+                widget=forms.RadioSelect,
+            )
+        self.order_fields(
+            [*(f"{p}_{n}" for n in range(1, self.DAYS + 1) for p in ("day", "part")), "note"]
+        )
+
+    def rows(self) -> list[tuple[forms.BoundField, forms.BoundField]]:
+        return [(self[f"day_{n}"], self[f"part_{n}"]) for n in range(1, self.DAYS + 1)]
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        preferred: list[tuple[date, str]] = []
+        for n in range(1, self.DAYS + 1):
+            day, part = data.get(f"day_{n}"), data.get(f"part_{n}")
+            if day is None:
+                continue
+            if not self.today < day <= self.last_day:
+                self.add_error(
+                    f"day_{n}",
+                    _("Choose a day after today, at most %(days)d days ahead.")
+                    % {"days": OTHER_DATE_MAX_DAYS},
+                )
+            elif not part:
+                self.add_error(f"part_{n}", _("Choose morning or afternoon."))
+            elif (day, part) not in preferred:
+                preferred.append((day, part))
+        if not preferred and not self.errors:
+            self.add_error("day_1", _("Choose at least one day that suits you."))
+        data["preferred"] = preferred
+        data["note"] = (data.get("note") or "").strip()
+        return data
+
+
+class RatingForm(forms.Form):
+    stars = forms.TypedChoiceField(
+        label=_("How was your visit?"),
+        choices=[
+            (5, _("5 stars: excellent")),
+            (4, _("4 stars: good")),
+            (3, _("3 stars: fair")),
+            (2, _("2 stars: poor")),
+            (1, _("1 star: very poor")),
+        ],
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose from 1 to 5 stars.")},
+    )
+    comment = forms.CharField(
+        label=_("Tell us more (optional)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
+    def clean_comment(self) -> str:
+        return self.cleaned_data["comment"].strip()

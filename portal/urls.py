@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from portal import conversation_views, upload_views, views
+from portal import conversation_views, upload_views, views, visit_views
 
 app_name = "portal"
 
@@ -25,6 +25,10 @@ urlpatterns = [
     path("<str:token>/answer/", conversation_views.answer, name="answer"),
     path("<str:token>/language/", views.language, name="language"),
     path("<str:token>/seen/", views.seen, name="seen"),
+    # The visit: cancel, another date, the rating (portal.visit_views).
+    path("<str:token>/cancel/", visit_views.cancel, name="cancel"),
+    path("<str:token>/another-date/", visit_views.other_date, name="other_date"),
+    path("<str:token>/rate/", visit_views.rate, name="rate"),
     path("<str:token>/calendar.ics", views.calendar, name="calendar"),
     # Photos and videos on a draft remark.
     path(_files, upload_views.remark_files, name="remark_files"),

@@ -32,6 +32,7 @@ from portal.decorators import (
     language_session_key,
     make_private,
     portal_view,
+    portal_view_always,
 )
 from portal.forms import ContactForm, RemarkForm, ServicesForm
 from portal.ics import appointment_ics
@@ -299,7 +300,7 @@ def done(request: PortalRequest, checkin: OnlineCheckIn) -> HttpResponse:
 # --- around the steps ----------------------------------------------------------------
 
 
-@portal_view
+@portal_view_always
 @require_POST
 def language(request: PortalRequest, checkin: OnlineCheckIn) -> HttpResponse:
     """Switches the page language for this link; kept in the session, no JavaScript needed."""

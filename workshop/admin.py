@@ -179,8 +179,8 @@ class MembershipInline(StaffMembershipFields, admin.TabularInline):
 
 @admin.register(Membership)
 class MembershipAdmin(StaffMembershipFields, ManagedByDealershipAdmin):
-    list_display = ["user", "dealership", "role"]
-    list_filter = ["dealership", "role"]
+    list_display = ["user", "dealership", "role", "morning_summary"]
+    list_filter = ["dealership", "role", "morning_summary"]
     autocomplete_fields = ["user"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:

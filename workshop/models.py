@@ -124,6 +124,8 @@ class Dealership(models.Model):
         blank=True,
         help_text=_("Your own review page; empty: customers rate the visit behind their link."),
     )
+    # The day (local) the staff's morning summary went out: claimed by a conditional UPDATE.
+    summary_sent_on = models.DateField(_("morning summary sent on"), null=True, blank=True)
     sms_number = PhoneNumberField(
         _("own SMS number"),
         blank=True,
@@ -206,6 +208,12 @@ class Membership(models.Model):
     # The advisor of an appointment hears by e-mail when its customer writes.
     email_on_customer_message = models.BooleanField(
         _("e-mail me when a customer of mine writes"), default=False
+    )
+    # The morning summary e-mail (`workshop.summary`): today's appointments, open items.
+    morning_summary = models.BooleanField(
+        _("e-mail me a summary every morning"),
+        default=False,
+        help_text=_("Today's appointments, what waits to be handled, unconfirmed and declined."),
     )
 
     class Meta:
@@ -936,7 +944,10 @@ class CheckInItem(models.Model):
                 name="checkin_item_handled_has_handler_and_time",
             ),
             models.CheckConstraint(
-                condition=Q(kind="remark") | Q(offer__isnull=False),
+                # The answers to offers name their offer; remarks and the visit's items
+                # (cancelled, another date, a low rating) have none.
+                condition=~Q(kind__in=["offer_accepted", "offer_contact", "offer_declined"])
+                | Q(offer__isnull=False),
                 name="checkin_item_offer_kinds_name_offer",
             ),
             models.CheckConstraint(
