@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workshop', '0007_visit_states'),
+        ('workshop', '0008_followup_events'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
