@@ -43,6 +43,7 @@ def build_message(
     overrides: dict[OverrideKey, MessageText],
     confirmation: texts.Confirmation | None = None,
     fallback_for: Message | None = None,
+    facts: dict[str, str] | None = None,
 ) -> Message:
     """An unsaved, queued message. `appointment` comes with dealership, customer,
     vehicle and checkin loaded, so building costs no queries."""
@@ -55,6 +56,7 @@ def build_message(
         language=language,
         override=override,
         confirmation=confirmation,
+        facts=facts,
     )
     return Message(
         appointment=appointment,

@@ -439,5 +439,16 @@ def _withdraw_pending(appointment: Appointment, reason: str) -> int:
 
 
 def tell(appointment: Appointment, step: str, now: datetime, **facts: str) -> None:
-    """Queues the customer's message about `step`, in the caller's transaction (TODO:
-    the visit's messages; see the issue)."""
+    """Queues the customer's one message about `step` (booked, moved, cancelled,
+    arrived, ready, collected, no_show, review), in the caller's transaction: by the
+    channel they last wrote by, else their preferred one, in their language.
+
+    Sent once because the caller's conditional UPDATE (`_step`) let only one
+    transaction through to here, and the message row commits or rolls back with it;
+    the delivery claims each row once, and sends it only while the appointment is in
+    the state it announces (`notifications.visit_news`, which says it in full).
+    """
+    # notifications builds on workshop: imported when a step runs, not with the module.
+    from notifications import visit_news
+
+    visit_news.tell(appointment, step, now, **facts)
