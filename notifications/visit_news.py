@@ -94,7 +94,13 @@ def tell(appointment: Appointment, step: str, now: datetime, **facts: str) -> Me
     customer has no channel we may use."""
     appointment = _loaded(appointment.pk)  # as the step left it, with what texts need
     purpose = purpose_for(appointment, step)
-    if purpose in (Purpose.MOVED, Purpose.CANCELLED, Purpose.CANCEL_ACK, Purpose.NO_SHOW):
+    if purpose in (
+        Purpose.BOOKED,
+        Purpose.MOVED,
+        Purpose.CANCELLED,
+        Purpose.CANCEL_ACK,
+        Purpose.NO_SHOW,
+    ):
         withdraw(appointment, OLD_TIMES, SUPERSEDED)
     channel = channel_for(appointment)
     if channel is None:

@@ -452,3 +452,20 @@ def tell(appointment: Appointment, step: str, now: datetime, **facts: str) -> No
     from notifications import visit_news
 
     visit_news.tell(appointment, step, now, **facts)
+
+
+# --- visitcore: the DMS books a cancelled appointment again -------------------------------
+
+
+def tell_booked_again(appointment: Appointment, now: datetime | None = None) -> bool:
+    """The DMS booked a cancelled appointment again (`integrations.imports`): the
+    customer, told it was cancelled, gets a booking confirmation, when it is for a
+    later day. Returns whether one was queued."""
+    from notifications import visit_news
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        if not visit_news.wants_confirmation(appointment, now):
+            return False
+        tell(appointment, "booked", now)
+    return True
