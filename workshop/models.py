@@ -943,7 +943,9 @@ class CheckInItem(models.Model):
                 name="checkin_item_handled_has_handler_and_time",
             ),
             models.CheckConstraint(
-                condition=Q(kind="remark") | Q(offer__isnull=False),
+                # The visit's items (cancelled, date request, low rating) are about no offer.
+                condition=Q(kind__in=["remark", "cancelled", "date_request", "low_rating"])
+                | Q(offer__isnull=False),
                 name="checkin_item_offer_kinds_name_offer",
             ),
             models.CheckConstraint(

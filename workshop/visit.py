@@ -256,7 +256,10 @@ def move(
                 reminded_at=None,
                 confirmation_asked_at=None,
             )
-            _handle_items(appointment, [CheckInItem.Kind.DATE_REQUEST], user, now, note)
+            if user is not None:
+                # Staff moved it: the customer's request for another date is answered.
+                # A DMS move leaves it open, for staff to see and handle.
+                _handle_items(appointment, [CheckInItem.Kind.DATE_REQUEST], user, now, note)
             _record(appointment, Kind.MOVED, now, user, detail=note)
             tell(appointment, "moved", now, note=note)
             events.emit(appointment.pk, events.APPOINTMENT_MOVED)
