@@ -387,8 +387,14 @@ def _fit_one_segment(
         if name == "review_link":
             values = {**values, name: appointment.checkin.link}
         elif name in CUT_TO_FIT:
-            room = gsm.SINGLE_SEGMENT - gsm.septets(sms({**values, name: ""})) - 1
-            values = {**values, name: _cut(value, room)}
+            # Its room: what the text leaves without it, less what its own words (the
+            # "Open:" before the hours) take, found by trying.
+            room = gsm.SINGLE_SEGMENT - gsm.septets(sms({**values, name: ""}))
+            cut = _cut(value, room)
+            while cut and gsm.segments(sms({**values, name: cut})) > 1:
+                room -= max(gsm.septets(sms({**values, name: cut})) - gsm.SINGLE_SEGMENT, 1)
+                cut = _cut(value, room)
+            values = {**values, name: cut}
         else:
             values = {**values, name: ""}
         text = sms(values)
