@@ -4,6 +4,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.db import transaction
+from django.utils import timezone
 from phonenumber_field.phonenumber import PhoneNumber
 
 from config.celery import publish
@@ -99,7 +100,9 @@ def enqueue(messages: Sequence[Message]) -> None:
 
     Best effort (`config.celery.publish`): with the broker down the messages stay
     queued in the database, and the sweep queues them again."""
-    ids = [message.pk for message in messages]
+    # One written for later (`visit_news.send_at`) is the sweep's once it is due.
+    later = timezone.now()
+    ids = [message.pk for message in messages if message.queued_at <= later]
     if not ids:
         return
     batches = [(ids[start : start + SEND_BATCH],) for start in range(0, len(ids), SEND_BATCH)]

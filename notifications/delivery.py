@@ -179,7 +179,10 @@ def send_messages(
     now = now or timezone.now()
     claim = uuid.uuid4()
     claimed = Message.objects.filter(
-        pk__in=list(message_ids), direction=Message.Direction.OUT, status=Status.QUEUED
+        pk__in=list(message_ids),
+        direction=Message.Direction.OUT,
+        status=Status.QUEUED,
+        queued_at__lte=now,  # not one written for later (`visit_news.send_at`)
     ).update(status=Status.SENDING, attempts=F("attempts") + 1, attempted_at=now, claim=claim)
     if not claimed:
         return Sending({}, [])

@@ -50,6 +50,10 @@ STEP_PURPOSES: dict[str, str] = {
     "no_show": Purpose.NO_SHOW,
     "review": Purpose.REVIEW,
 }
+# What the workshop or the DMS decided (by night, too) waits for the dealership's
+# sending hours; what answers the customer's own step, or their car at the desk, goes
+# at once (`send_at`).
+AT_ONCE = frozenset({Purpose.ARRIVED, Purpose.READY, Purpose.COLLECTED, Purpose.CANCEL_ACK})
 # Queued messages that carried the old time: a move or a cancellation withdraws them.
 OLD_TIMES = [Purpose.BOOKED, Purpose.MOVED]
 SUPERSEDED = "Not sent: a newer message about the appointment replaced it."
@@ -82,6 +86,16 @@ def channel_for(appointment: Appointment) -> str | None:
     return last_in or usable[0]
 
 
+def send_at(appointment: Appointment, purpose: str, now: datetime) -> datetime:
+    """When the message may go: now, or when the dealership's sending hours open. It
+    is written now with that time as `queued_at`; the delivery claims no message
+    before its time (`delivery.send_messages`), and the sweep hands it to a send task
+    once it is due, as any queued message whose task is not there (`_lost_queued`)."""
+    if purpose in AT_ONCE:
+        return now
+    return schedule.next_sending_time(appointment.dealership, now)
+
+
 def purpose_for(appointment: Appointment, step: str) -> str:
     if step == "cancelled" and appointment.cancelled_by == Appointment.CancelledBy.CUSTOMER:
         return Purpose.CANCEL_ACK  # they know why: a short acknowledgement
@@ -112,7 +126,7 @@ def tell(appointment: Appointment, step: str, now: datetime, **facts: str) -> Me
         appointment,
         purpose,
         channel,
-        now=now,
+        now=send_at(appointment, purpose, now),
         overrides=compose.overrides_for([appointment.dealership_id]),
         facts=facts,
     )
@@ -179,7 +193,11 @@ def confirm_bookings(appointment_ids: Sequence[int], now: datetime | None = None
         if usable:
             messages.append(
                 compose.build_message(
-                    appointment, Purpose.BOOKED, usable[0], now=now, overrides=overrides
+                    appointment,
+                    Purpose.BOOKED,
+                    usable[0],
+                    now=send_at(appointment, Purpose.BOOKED, now),
+                    overrides=overrides,
                 )
             )
     if messages:

@@ -41,6 +41,14 @@ def local(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=BRUSSELS)
 
 
+@pytest.fixture(autouse=True)
+def monday_morning():
+    """Inside the sending hours, where the workshop's news goes at once (some wait for
+    them: `visit_news.send_at`); tests that need another time travel on from here."""
+    with time_machine.travel(local("2026-11-23 10:00"), tick=True):
+        yield
+
+
 def worst_case(language: str, status: str = Status.SCHEDULED) -> Appointment:
     """The longest names, address, link, booking and review pages, opening hours and
     reason the SMS must still hold in one segment."""
@@ -172,6 +180,34 @@ def test_a_booking_for_a_later_day_is_confirmed_with_the_date_address_and_calend
     assert "24/11 08:00" in message.body
     assert "Kortrijksesteenweg 1" in message.body
     assert f"{appointment.checkin.link}/calendar.ics" in message.body
+
+
+def test_a_confirmation_booked_at_night_waits_for_the_sending_hours(settings):
+    gent = DealershipFactory()
+    with time_machine.travel(local("2026-11-23 22:30"), tick=False) as traveller:
+        appointment = book(gent, local("2026-11-26 08:00"))  # the DMS's nightly import
+        message = Message.objects.get(appointment=appointment)
+        assert message.queued_at == local("2026-11-24 09:00")
+        assert delivery.send_message(message.pk) is None  # a send task now claims nothing
+        assert delivery.sweep().requeued == 0
+        message.refresh_from_db()
+        assert message.status == "queued"
+
+        traveller.move_to(local("2026-11-24 09:00") + timedelta(seconds=61))
+        assert delivery.sweep().requeued == 1  # its turn: handed to a send task
+        delivery.send_message(message.pk)
+    message.refresh_from_db()
+    assert message.status == "sent"
+
+
+def test_the_car_at_the_desk_is_told_at_once_whatever_the_hour():
+    gent = DealershipFactory()
+    with time_machine.travel(local("2026-11-23 07:30"), tick=False):
+        appointment = AppointmentFactory(dealership=gent, starts_at=local("2026-11-23 07:30"))
+        visit.arrive(appointment, user=None)
+        arrived = Message.objects.get(purpose="arrived")
+        assert arrived.queued_at == local("2026-11-23 07:30")
+        assert status_after_sending(arrived) == ("sent", "")
 
 
 def test_the_e_mail_confirmation_carries_the_appointment_for_the_calendar():
