@@ -33,8 +33,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
 from config.celery import publish
-from notifications import compose, schedule, texts, transports
-from notifications import visit_news
+from notifications import compose, schedule, texts, transports, visit_news
 from notifications.models import REPLIES_CLOSED, VISIT_PURPOSES, Message
 from notifications.transports import DeliveryUnknown, TransportError, transport_for
 from workshop.daylist import list_changed

@@ -314,7 +314,9 @@ def test_a_staff_reply_goes_out_once_by_twilio_and_reads_the_conversation(
     assert reply.status == Message.Status.SENT
 
 
-def test_a_staff_reply_is_sent_while_the_car_is_with_us_but_not_once_cancelled_or_missed(twilio, booked):
+def test_a_staff_reply_is_sent_while_the_car_is_with_us_but_not_once_cancelled_or_missed(
+    twilio, booked
+):
     Appointment.objects.filter(pk=booked.pk).update(
         starts_at=timezone.now() - timezone.timedelta(minutes=30)
     )

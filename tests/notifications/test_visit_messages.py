@@ -13,7 +13,7 @@ from icalendar import Calendar
 
 from notifications import compose, conversation, delivery, gsm, texts, visit_news
 from notifications.admin import MessageTextForm
-from notifications.models import VISIT_PURPOSES, Message, MessageText
+from notifications.models import VISIT_PURPOSES, Message
 from tests.factories import (
     AppointmentFactory,
     CustomerFactory,
@@ -91,7 +91,8 @@ def test_every_visit_sms_fits_one_gsm7_segment_with_the_longest_values(settings,
     assert appointment.dealership.name in sms
     for part in (email.subject, email.text, email.html, sms):
         assert part.strip()
-        assert "{{" not in part and "{%" not in part
+        assert "{{" not in part
+        assert "{%" not in part
     if purpose in (Purpose.CANCELLED, Purpose.CANCEL_ACK, Purpose.NO_SHOW):
         assert "+32 9 210 10 10" in sms  # how to rebook, whatever had to give way
         assert appointment.dealership.booking_url in email.text
@@ -141,7 +142,11 @@ def test_a_manager_can_word_a_visit_message_with_its_placeholders_checked():
     no_link = MessageTextForm({**base, "purpose": "review_request", "body": "{dealership}: hoe?"})
     assert not no_link.is_valid()
     good = MessageTextForm(
-        {**base, "purpose": "ready", "body": "{dealership}: uw {vehicle} staat klaar. {opening_hours}"}
+        {
+            **base,
+            "purpose": "ready",
+            "body": "{dealership}: uw {vehicle} staat klaar. {opening_hours}",
+        }
     )
     assert good.is_valid(), good.errors
     good.save()
@@ -221,7 +226,7 @@ def test_the_e_mail_confirmation_carries_the_appointment_for_the_calendar():
     (email,) = mail.outbox
     assert "Kortrijksesteenweg 1" in email.body
     ((name, content, mimetype),) = email.attachments
-    assert name == "appointment.ics"
+    assert (name, mimetype) == ("appointment.ics", "text/calendar; charset=utf-8; method=PUBLISH")
     (event,) = Calendar.from_ical(content).walk("VEVENT")
     assert event["DTSTART"].dt == local("2026-11-27 14:00")
     assert event["SEQUENCE"] == 0
@@ -281,9 +286,7 @@ def status_after_sending(message: Message) -> tuple[str, str]:
     ],
 )
 def test_a_visit_message_goes_out_in_the_state_it_announces(status, step):
-    appointment = AppointmentFactory(
-        status=status, starts_at=timezone.now() - timedelta(hours=2)
-    )
+    appointment = AppointmentFactory(status=status, starts_at=timezone.now() - timedelta(hours=2))
     assert status_after_sending(queued(appointment, step)) == ("sent", "")
 
 
@@ -299,7 +302,8 @@ def test_a_booking_confirmation_is_not_sent_for_a_cancelled_appointment():
     confirmation = queued(appointment, "booked")
     Appointment.objects.filter(pk=appointment.pk).update(status=Status.CANCELLED)
     status, error = status_after_sending(confirmation)
-    assert status == "cancelled" and "cancelled" in error
+    assert status == "cancelled"
+    assert "cancelled" in error
 
 
 def test_invitations_keep_their_rules_once_the_car_is_here():
@@ -397,9 +401,11 @@ def test_review_requests_cost_a_bounded_number_of_queries_per_request(
 ):
     for hour in range(3):
         collected(gent, local(f"2026-11-24 0{hour + 7}:00"))
-    with time_machine.travel(local("2026-11-24 12:00"), tick=False):
-        with django_assert_max_num_queries(2 + 3 * 8):
-            assert visit_news.request_reviews() == 3
+    with (
+        time_machine.travel(local("2026-11-24 12:00"), tick=False),
+        django_assert_max_num_queries(2 + 3 * 8),
+    ):
+        assert visit_news.request_reviews() == 3
 
 
 def test_the_beat_schedule_asks_for_reviews(settings):
