@@ -40,7 +40,7 @@ class Purpose(models.TextChoices):
     # The visit (`workshop.visit.tell`): each step the customer hears about, once.
     BOOKED = "booked", _("Booking confirmation")
     MOVED = "moved", _("Appointment moved")
-    CANCELLED = "cancelled", _("Cancelled by the workshop")
+    CANCELLED = "cancelled", _("Cancelled by the workshop or DMS")
     CANCEL_ACK = "ack_cancelled", _("Cancellation received")
     ARRIVED = "arrived", _("Car arrived")
     READY = "ready", _("Car ready")

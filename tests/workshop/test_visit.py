@@ -523,3 +523,38 @@ def test_one_invitation_and_at_most_one_reminder_per_date_and_none_after_cancell
         booking = (appointment.moves, appointment.starts_at)
         invited = [s for s in sent if s[0] == "invitation" and s[1] == booking]
         assert len(invited) == 1, (seed, sent)
+
+
+# --- What a step costs -------------------------------------------------------------------
+
+
+def count_queries(work) -> int:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        work()
+    return len(queries.captured_queries)
+
+
+def with_history(messages: int) -> Appointment:
+    appointment = in_state(Status.SCHEDULED)
+    for n in range(messages):
+        Message.objects.create(
+            appointment=appointment,
+            customer=appointment.customer,
+            channel="sms",
+            direction="in",
+            purpose="reply",
+            recipient="x",
+            body=f"Message {n}",
+            status="received",
+        )
+    return Appointment.objects.select_related("dealership").get(pk=appointment.pk)
+
+
+@pytest.mark.parametrize("step", ["arrive", "cancel", "move"])
+def test_a_step_and_its_message_cost_the_same_whatever_the_history(step):
+    short, long = with_history(1), with_history(30)
+    assert count_queries(lambda: run_step(step, short)) == count_queries(
+        lambda: run_step(step, long)
+    )
