@@ -286,6 +286,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=INVITATION_DISPATCH_SECONDS),
         "options": {"expires": INVITATION_DISPATCH_SECONDS},
     },
+    # The visit: customers asked for a review some hours after collecting their car.
+    "request-reviews": {
+        "task": "notifications.request_reviews",
+        "schedule": timedelta(seconds=INVITATION_DISPATCH_SECONDS),
+        "options": {"expires": INVITATION_DISPATCH_SECONDS},
+    },
     "sweep-messages": {
         "task": "notifications.sweep",
         "schedule": timedelta(seconds=SWEEP_SECONDS),

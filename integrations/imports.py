@@ -519,7 +519,14 @@ class _Chunk:
             appointment.status == Appointment.Status.CANCELLED
             and record.status == Appointment.Status.SCHEDULED
         ):
-            fields["status"] = Appointment.Status.SCHEDULED  # booked again
+            # Booked again: no longer cancelled, by anyone, for any reason.
+            fields.update(
+                status=Appointment.Status.SCHEDULED,
+                cancelled_at=None,
+                cancelled_by="",
+                cancel_reason="",
+            )
+        booked_again = "status" in fields
         fields = {k: v for k, v in fields.items() if getattr(appointment, k) != v}
         moved = (appointment.starts_at, appointment.ends_at) != (record.starts_at, record.ends_at)
         work = [(w.description, w.notes, w.price) for w in record.work] != planned
@@ -541,6 +548,10 @@ class _Chunk:
                 visit.move(appointment, starts_at=record.starts_at, ends_at=record.ends_at)
             if work:
                 booking.replace_planned_work(appointment, record.work)
+            if booked_again:
+                # They were told it was cancelled: now they hear it is booked (at the
+                # time it has now; a move's message still queued gives way to it).
+                visit.tell_booked_again(appointment)
             if cancel:
                 cancel = visit.cancel(appointment, by=Appointment.CancelledBy.DMS)
         if cancel:

@@ -4,6 +4,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.db import transaction
+from django.utils import timezone
 from phonenumber_field.phonenumber import PhoneNumber
 
 from config.celery import publish
@@ -43,6 +44,7 @@ def build_message(
     overrides: dict[OverrideKey, MessageText],
     confirmation: texts.Confirmation | None = None,
     fallback_for: Message | None = None,
+    facts: dict[str, str] | None = None,
 ) -> Message:
     """An unsaved, queued message. `appointment` comes with dealership, customer,
     vehicle and checkin loaded, so building costs no queries."""
@@ -55,6 +57,7 @@ def build_message(
         language=language,
         override=override,
         confirmation=confirmation,
+        facts=facts,
     )
     return Message(
         appointment=appointment,
@@ -97,7 +100,9 @@ def enqueue(messages: Sequence[Message]) -> None:
 
     Best effort (`config.celery.publish`): with the broker down the messages stay
     queued in the database, and the sweep queues them again."""
-    ids = [message.pk for message in messages]
+    # One written for later (`visit_news.send_at`) is the sweep's once it is due.
+    later = timezone.now()
+    ids = [message.pk for message in messages if message.queued_at <= later]
     if not ids:
         return
     batches = [(ids[start : start + SEND_BATCH],) for start in range(0, len(ids), SEND_BATCH)]

@@ -24,7 +24,7 @@ from followups import opening as follow_ups
 from integrations import events
 from notifications import compose, gsm, texts
 from notifications.answers_words import Answer, parse
-from notifications.models import Message, MessageChannel, QuickReply
+from notifications.models import REPLIES_CLOSED, Message, MessageChannel, QuickReply
 from workshop.daylist import list_changed
 from workshop.models import (
     DECLINE_WAITING,
@@ -318,7 +318,7 @@ def send_reply(
         if channel == Channel.SMS:
             raise ReplyRefused(gettext("The customer cannot get an SMS from us."))
         raise ReplyRefused(gettext("The customer has no e-mail address."))
-    if appointment.status != Appointment.Status.SCHEDULED:
+    if appointment.status in REPLIES_CLOSED:
         raise ReplyRefused(gettext("This appointment is closed."))
     with translation.override(texts.language_for(appointment)):
         subject = gettext("Your appointment at %(dealership)s") % {

@@ -34,8 +34,8 @@ from django.utils.translation import gettext, gettext_noop
 
 from config.celery import publish
 from followups import opening as follow_ups
-from notifications import compose, schedule, texts, transports
-from notifications.models import Message
+from notifications import compose, schedule, texts, transports, visit_news
+from notifications.models import REPLIES_CLOSED, VISIT_PURPOSES, Message
 from notifications.transports import DeliveryUnknown, TransportError, transport_for
 from workshop.daylist import list_changed
 from workshop.models import (
@@ -73,6 +73,7 @@ STARTED = gettext_noop("Not sent: the appointment had started.")
 OPENED_MEANWHILE = gettext_noop("Not sent: the customer opened their link meanwhile.")
 ANSWERED_MEANWHILE = gettext_noop("Not sent: the customer answered meanwhile.")
 MOVED = MOVED_BEFORE_SENDING
+NO_LONGER_NEWS = gettext_noop("Not sent: the appointment had moved on to another step.")
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
 START_WORDS = {"START", "UNSTOP"}
 
@@ -178,7 +179,10 @@ def send_messages(
     now = now or timezone.now()
     claim = uuid.uuid4()
     claimed = Message.objects.filter(
-        pk__in=list(message_ids), direction=Message.Direction.OUT, status=Status.QUEUED
+        pk__in=list(message_ids),
+        direction=Message.Direction.OUT,
+        status=Status.QUEUED,
+        queued_at__lte=now,  # not one written for later (`visit_news.send_at`)
     ).update(status=Status.SENDING, attempts=F("attempts") + 1, attempted_at=now, claim=claim)
     if not claimed:
         return Sending({}, [])
@@ -240,8 +244,9 @@ def _ready_to_send(message: Message, now: datetime) -> bool:
         )
         fail(message, why, from_statuses=[Status.SENDING], now=now)
         return False
-    if message.is_free_text:
-        # Typed by staff: never re-rendered, only re-addressed.
+    if message.is_free_text or message.is_visit_news:
+        # Typed by staff, or written with its step's facts: never re-rendered, only
+        # re-addressed.
         address = compose.address_for(appointment.customer, message.channel)
         if message.recipient != address:
             message.recipient = address
@@ -352,11 +357,24 @@ def _by_pk(values: dict[int, str]) -> Value | Case:
 
 
 def _reason_not_to_send(message: Message, appointment: Appointment, now: datetime) -> str:
+    if message.is_visit_news:
+        # Whatever the state, as long as it is the one the message announces.
+        if appointment.status in VISIT_PURPOSES[message.purpose]:
+            return ""
+        return NOT_SCHEDULED.get(appointment.status, NO_LONGER_NEWS)
+    if message.purpose == Purpose.FOLLOWUP_TRIED:
+        # We called about something that needs a person: before, during or after the visit.
+        return (
+            NOT_SCHEDULED[appointment.status]
+            if appointment.status == Appointment.Status.CANCELLED
+            else ""
+        )
+    if message.is_free_text:
+        # Staff answering the customer, before the visit or while the car is with us.
+        return NOT_SCHEDULED[appointment.status] if appointment.status in REPLIES_CLOSED else ""
     if appointment.status != Appointment.Status.SCHEDULED:
         # Arrived or ready: the visit has started, as below.
         return NOT_SCHEDULED.get(appointment.status, STARTED)
-    if message.is_free_text:
-        return ""  # staff answering the customer while the car is in the workshop
     if appointment.starts_at <= now:
         return STARTED
     if message.purpose == Purpose.REMINDER and appointment.checkin.opened_at is not None:
@@ -435,7 +453,12 @@ def _follow_up(
     if message.keeps_its_recipient or message.is_free_text:
         # Its failure shows on the timeline and in the conversation, where staff typed it.
         return None
-    if appointment.status == Appointment.Status.SCHEDULED and appointment.starts_at > now:
+    if message.is_visit_news:
+        still_news = appointment.status in VISIT_PURPOSES[message.purpose]
+    else:
+        still_news = appointment.status == Appointment.Status.SCHEDULED
+        still_news = still_news and appointment.starts_at > now
+    if still_news:
         tried = _channels_tried(message)
         remaining = [c for c in appointment.customer.channels_to_try() if c not in tried]
         if remaining:
@@ -452,6 +475,7 @@ def _follow_up(
                 overrides=compose.overrides_for([appointment.dealership_id]),
                 confirmation=confirmation,
                 fallback_for=message,
+                facts=visit_news.facts_for(message, appointment),
             )
             try:
                 with transaction.atomic():

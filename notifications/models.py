@@ -39,6 +39,35 @@ class Purpose(models.TextChoices):
     CONTACT_CHANGED = "contact_changed", _("Contact details changed")
     # After the first unanswered follow-up call (`followups.attempts`).
     FOLLOWUP_TRIED = "followup_tried", _("We tried to call")
+    # The visit (`workshop.visit.tell`): each step the customer hears about, once.
+    BOOKED = "booked", _("Booking confirmation")
+    MOVED = "moved", _("Appointment moved")
+    CANCELLED = "cancelled", _("Cancelled by the workshop or DMS")
+    CANCEL_ACK = "ack_cancelled", _("Cancellation received")
+    ARRIVED = "arrived", _("Car arrived")
+    READY = "ready", _("Car ready")
+    COLLECTED = "collected", _("Thanks for the visit")
+    NO_SHOW = "no_show", _("Missed appointment")
+    REVIEW = "review_request", _("Review request")
+
+
+# The visit's messages, and the visit state in which each is still news: written when
+# the step happens, each goes out while the appointment is in the state it announces
+# (`notifications.delivery`), whatever else would hold other messages back.
+VISIT_PURPOSES: dict[str, frozenset[str]] = {
+    Purpose.BOOKED: frozenset({Appointment.Status.SCHEDULED}),
+    Purpose.MOVED: frozenset({Appointment.Status.SCHEDULED}),
+    Purpose.CANCELLED: frozenset({Appointment.Status.CANCELLED}),
+    Purpose.CANCEL_ACK: frozenset({Appointment.Status.CANCELLED}),
+    Purpose.ARRIVED: frozenset({Appointment.Status.ARRIVED}),
+    Purpose.READY: frozenset({Appointment.Status.READY}),
+    Purpose.COLLECTED: frozenset({Appointment.Status.DONE}),
+    Purpose.NO_SHOW: frozenset({Appointment.Status.NO_SHOW}),
+    Purpose.REVIEW: frozenset({Appointment.Status.DONE}),
+}
+# Staff replies (`conversation.send_reply`) go out before the visit, while the car is
+# with us and after it was collected; not once the booking was cancelled or missed.
+REPLIES_CLOSED = frozenset({Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW})
 
 
 class MessageChannel(models.TextChoices):
@@ -247,6 +276,12 @@ class Message(models.Model):
         return self.purpose == Purpose.REPLY
 
     @property
+    def is_visit_news(self) -> bool:
+        """One of the visit's messages (`VISIT_PURPOSES`): written with the facts of its
+        step (a staff note, a reason), so never re-rendered, only re-addressed."""
+        return self.purpose in VISIT_PURPOSES
+
+    @property
     def is_unread(self) -> bool:
         return not self.is_outbound and self.read_at is None
 
@@ -285,6 +320,15 @@ class MessageText(models.Model):
         INVITATION = Purpose.INVITATION.value, Purpose.INVITATION.label
         REMINDER = Purpose.REMINDER.value, Purpose.REMINDER.label
         CONFIRMATION = Purpose.CONFIRMATION.value, Purpose.CONFIRMATION.label
+        BOOKED = Purpose.BOOKED.value, Purpose.BOOKED.label
+        MOVED = Purpose.MOVED.value, Purpose.MOVED.label
+        CANCELLED = Purpose.CANCELLED.value, Purpose.CANCELLED.label
+        CANCEL_ACK = Purpose.CANCEL_ACK.value, Purpose.CANCEL_ACK.label
+        ARRIVED = Purpose.ARRIVED.value, Purpose.ARRIVED.label
+        READY = Purpose.READY.value, Purpose.READY.label
+        COLLECTED = Purpose.COLLECTED.value, Purpose.COLLECTED.label
+        NO_SHOW = Purpose.NO_SHOW.value, Purpose.NO_SHOW.label
+        REVIEW = Purpose.REVIEW.value, Purpose.REVIEW.label
 
     dealership = models.ForeignKey(
         Dealership,

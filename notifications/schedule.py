@@ -16,6 +16,19 @@ def window_open(dealership: Dealership, now: datetime) -> bool:
     )
 
 
+def next_sending_time(dealership: Dealership, now: datetime) -> datetime:
+    """`now` inside the dealership's sending hours; else when they next open."""
+    if window_open(dealership, now):
+        return now
+    today = now.astimezone(dealership.tz).date()
+    for days in range(8):
+        day = today + timedelta(days=days)
+        opens = datetime.combine(day, dealership.sending_starts, tzinfo=dealership.tz)
+        if opens > now and dealership.sends_on(day):
+            return opens
+    return now  # no sending day at all: as soon as possible
+
+
 def invitation_horizon(dealership: Dealership, now: datetime) -> datetime:
     """Appointments starting before this instant are due for their invitation.
 

@@ -11,7 +11,7 @@ from celery import shared_task
 from django.conf import settings
 
 from config.celery import RETRY_ON_DATABASE_ERRORS, publish
-from notifications import delivery, invitations, media
+from notifications import delivery, invitations, media, visit_news
 
 # Stopped (prefork pool) well before the sweep takes a message still "sending" for one
 # whose worker died, so the two never overlap.
@@ -57,6 +57,12 @@ def dispatch() -> None:
     invitations.dispatch_due_invitations()
     invitations.dispatch_due_reminders()
     invitations.dispatch_due_confirmation_requests()
+
+
+@shared_task(name="notifications.request_reviews", ignore_result=True, **RETRY_ON_DATABASE_ERRORS)
+def request_reviews() -> None:
+    """Run by beat every INVITATION_DISPATCH_SECONDS: the review requests now due."""
+    visit_news.request_reviews()
 
 
 @shared_task(name="notifications.sweep", ignore_result=True)

@@ -8,13 +8,14 @@ text uses `{placeholders}` only, never template tags, so a manager cannot reach
 anything but the values listed in `PLACEHOLDERS`.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from babel.dates import format_date
 from django.conf import settings
-from django.template import Context, Engine
+from django.template import Context, Engine, TemplateDoesNotExist
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.text import format_lazy
@@ -22,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from phonenumber_field.phonenumber import PhoneNumber
 
 from notifications import gsm
-from notifications.models import PLACEHOLDER, MessageText, Purpose
+from notifications.models import PLACEHOLDER, VISIT_PURPOSES, MessageText, Purpose
 from workshop.answers import read_answers
 from workshop.models import (
     Appointment,
@@ -62,12 +63,54 @@ PLACEHOLDERS: dict[str, dict[str, object]] = {
 }
 # Quick replies in the conversation (`QuickReply`) use the common ones.
 PLACEHOLDERS[Purpose.REPLY] = COMMON_PLACEHOLDERS
+# The visit's messages (`workshop.visit.tell`): the common ones and the step's facts.
+REBOOK: dict[str, object] = {"booking_url": _("the dealership's booking page, if it has one")}
+CALENDAR: dict[str, object] = {
+    "calendar_link": _("the appointment for the customer's calendar (.ics)"),
+}
+PLACEHOLDERS.update(
+    {
+        Purpose.BOOKED: {**COMMON_PLACEHOLDERS, **CALENDAR},
+        Purpose.MOVED: {
+            **COMMON_PLACEHOLDERS,
+            **CALENDAR,
+            "note": _("the note staff wrote when moving the appointment"),
+        },
+        Purpose.CANCELLED: {
+            **COMMON_PLACEHOLDERS,
+            **REBOOK,
+            "reason": _("why the workshop cancelled"),
+        },
+        Purpose.CANCEL_ACK: {**COMMON_PLACEHOLDERS, **REBOOK},
+        Purpose.ARRIVED: {
+            **COMMON_PLACEHOLDERS,
+            "ready_time": _("when staff promised the car ready, if they did"),
+        },
+        Purpose.READY: {
+            **COMMON_PLACEHOLDERS,
+            "opening_hours": _("the opening hours for collection"),
+        },
+        Purpose.COLLECTED: COMMON_PLACEHOLDERS,
+        Purpose.NO_SHOW: {**COMMON_PLACEHOLDERS, **REBOOK},
+        Purpose.REVIEW: {
+            **COMMON_PLACEHOLDERS,
+            "review_link": _("the dealership's review page, else the customer's rating page"),
+        },
+    }
+)
 # Without these the message has no point.
 REQUIRED_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     Purpose.INVITATION: ("link",),
     Purpose.REMINDER: ("link",),
     Purpose.CONFIRMATION: (),
+    Purpose.REVIEW: ("review_link",),
 }
+# The facts a step gives its message (`workshop.visit.tell`), typed by staff or set by
+# the dealership, so of any length. An SMS that would not fit one segment loses them in
+# this order: a value that stands in for it, else the value cut to what fits, else
+# nothing (`render`). The phone number, date and link always stay.
+SMS_SHRINK_ORDER = ("booking_url", "review_link", "address", "opening_hours", "reason", "note")
+CUT_TO_FIT = frozenset({"opening_hours", "reason", "note"})
 
 # The longest values the SMS budget must hold: a 30-character dealership name, a
 # 20-character customer name and a link on a 30-character host.
@@ -81,6 +124,9 @@ WORST_CASE = {
     "vehicle": "Volkswagen Golf 8 Variant",
     "plate": "1-ABC-123",
     "link": f"https://{WORST_CASE_HOST}/c/" + "A" * 26,
+    "calendar_link": f"https://{WORST_CASE_HOST}/c/" + "A" * 26 + "/calendar.ics",
+    "review_link": f"https://{WORST_CASE_HOST}/c/" + "A" * 26,
+    "ready_time": "24.11. 17:30",
 }
 
 
@@ -153,6 +199,35 @@ def money(amount: Decimal, dealership: Dealership, language: str) -> str:
     return format_money(amount, dealership.currency, language, dealership.country)
 
 
+def calendar_link(appointment: Appointment) -> str:
+    """The appointment's .ics behind the customer's link (`portal.views.calendar`)."""
+    return f"{appointment.checkin.link}/calendar.ics"
+
+
+def ready_time(appointment: Appointment, at: datetime | None, language: str) -> str:
+    """The promised time, with the date when it is not the day the car came in."""
+    if at is None:
+        return ""
+    local = at.astimezone(appointment.dealership.tz)
+    arrived = (appointment.arrived_at or at).astimezone(appointment.dealership.tz)
+    if local.date() == arrived.date():
+        return local.strftime("%H:%M")
+    day = local.strftime("%d.%m.") if language == "de" else local.strftime("%d/%m")
+    return f"{day} {local.strftime('%H:%M')}"
+
+
+def visit_values(appointment: Appointment, language: str) -> dict[str, str]:
+    """What the visit's messages may say besides the common values."""
+    dealership = appointment.dealership
+    return {
+        "calendar_link": calendar_link(appointment),
+        "ready_time": ready_time(appointment, appointment.promised_ready_at, language),
+        "opening_hours": " ".join(dealership.opening_hours.split()),
+        "reason": appointment.cancel_reason,
+        "review_link": dealership.review_url or appointment.checkin.link,
+    }
+
+
 def values_for(
     appointment: Appointment,
     channel: str,
@@ -196,7 +271,14 @@ def fill(text: str, values: Mapping[str, str]) -> str:
 
 def template_name(purpose: str, channel: str, language: str) -> str:
     extension = "txt" if channel == Channel.SMS else "html"
-    return f"notifications/{purpose}/{channel}.{language}.{extension}"
+    name = f"notifications/{purpose}/{channel}.{language}.{extension}"
+    if language != LANGUAGES[0] and purpose in VISIT_PURPOSES:
+        # The visit's texts ship in English first; a language gets its own file later.
+        try:
+            Engine.get_default().get_template(name)
+        except TemplateDoesNotExist:
+            return template_name(purpose, channel, LANGUAGES[0])
+    return name
 
 
 def _render_template(name: str, context: Mapping[str, object], *, autoescape: bool) -> str:
@@ -228,14 +310,19 @@ def render(
     language: str | None = None,
     override: MessageText | None = None,
     confirmation: Confirmation | None = None,
+    facts: Mapping[str, str] | None = None,
 ) -> Rendered:
     """The message for `appointment`, in the customer's language unless told otherwise.
 
     `appointment` should come with its dealership, customer, vehicle and checkin
-    selected, so rendering many messages costs no queries.
+    selected, so rendering many messages costs no queries. `facts` are what a visit
+    step adds (a staff note); the visit's messages also get `visit_values`.
     """
     language = language or language_for(appointment)
     values = values_for(appointment, channel, language, confirmation)
+    if purpose in VISIT_PURPOSES:
+        values.update(visit_values(appointment, language))
+        values.update({name: " ".join(str(value).split()) for name, value in (facts or {}).items()})
     dealership = appointment.dealership
     context: dict[str, object] = {
         **values,
@@ -248,14 +335,19 @@ def render(
     }
     if channel == Channel.SMS:
         if override is not None:
-            text = fill(override.body, values)
+            body = override.body
+
+            def sms(values: Mapping[str, str]) -> str:
+                return gsm.clean_sms(fill(body, values))
         else:
             name = template_name(purpose, channel, language)
-            text = _render_template(name, context, autoescape=False)
-            if gsm.segments(gsm.clean_sms(text)) > 1 and context.get("booking_url"):
-                # A long booking address would split the SMS: the phone number says enough.
-                text = _render_template(name, {**context, "booking_url": ""}, autoescape=False)
-        return Rendered(text=gsm.clean_sms(text))
+
+            def sms(values: Mapping[str, str]) -> str:
+                return gsm.clean_sms(
+                    _render_template(name, {**context, **values}, autoescape=False)
+                )
+
+        return Rendered(text=_fit_one_segment(sms, values, appointment))
 
     if override is not None:
         subject = fill(override.subject, values)
@@ -278,6 +370,50 @@ def render(
         autoescape=True,
     )
     return Rendered(text=_tidy_text(text), subject=" ".join(subject.split()), html=html)
+
+
+def _fit_one_segment(
+    sms: Callable[[Mapping[str, str]], str], values: dict[str, str], appointment: Appointment
+) -> str:
+    """The SMS in one segment: a long booking address, review page, street address or
+    free text (`SMS_SHRINK_ORDER`) gives way, so the phone number, date and link stay."""
+    text = sms(values)
+    for name in SMS_SHRINK_ORDER:
+        if gsm.segments(text) <= 1:
+            break
+        value = values.get(name, "")
+        if not value:
+            continue
+        if name == "review_link":
+            values = {**values, name: appointment.checkin.link}
+        elif name in CUT_TO_FIT:
+            # Its room: what the text leaves without it, less what its own words (the
+            # "Open:" before the hours) take, found by trying.
+            room = gsm.SINGLE_SEGMENT - gsm.septets(sms({**values, name: ""}))
+            cut = _cut(value, room)
+            while cut and gsm.segments(sms({**values, name: cut})) > 1:
+                room -= max(gsm.septets(sms({**values, name: cut})) - gsm.SINGLE_SEGMENT, 1)
+                cut = _cut(value, room)
+            values = {**values, name: cut}
+        else:
+            values = {**values, name: ""}
+        text = sms(values)
+    return text
+
+
+def _cut(text: str, room: int) -> str:
+    """`text` in at most `room` GSM-7 septets, cut at a word with "..."; nothing when
+    too little of it would be left to make sense."""
+    text = gsm.to_gsm7(text)
+    if gsm.septets(text) <= room:
+        return text
+    if room < 15:
+        return ""
+    cut = text
+    while cut and gsm.septets(cut) > room - 3:
+        cut = cut[:-1]
+    cut = cut.rsplit(" ", 1)[0] if " " in cut else cut
+    return cut.rstrip(" ,.;:-") + "..."
 
 
 def _tidy_text(text: str) -> str:
@@ -354,9 +490,13 @@ def _check_sms_budget(purpose: str, body: str) -> dict[str, list[object]]:
                 )
             ]
         }
-    if purpose not in (Purpose.INVITATION, Purpose.REMINDER):
+    if purpose not in (Purpose.INVITATION, Purpose.REMINDER, *VISIT_PURPOSES):
         return {}
-    worst = gsm.clean_sms(fill(body, {**WORST_CASE, "date": "24.11.", "time": "08:30"}))
+    # Free text (a note, a reason, opening hours) and long addresses are cut to fit
+    # when sent (`_fit_one_segment`): the budget is for the rest.
+    worst = gsm.clean_sms(
+        fill(body, {**WORST_CASE, "address": "", "date": "24.11.", "time": "08:30"})
+    )
     length = gsm.septets(worst)
     if length > gsm.SINGLE_SEGMENT:
         return {

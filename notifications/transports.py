@@ -29,7 +29,7 @@ from django.urls import reverse
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from notifications.reply_to import reply_address
-from workshop.models import Channel
+from workshop.models import Appointment, Channel
 
 if TYPE_CHECKING:
     from notifications.models import Message
@@ -98,6 +98,23 @@ def email_sender(dealership_name: str) -> str:
     return formataddr((dealership_name, parseaddr(settings.DEFAULT_FROM_EMAIL)[1]))
 
 
+# The booking confirmation and the move carry the appointment for the customer's calendar.
+CALENDAR_PURPOSES = frozenset({"booked", "moved"})
+
+
+def calendar_attachment(appointment: Appointment) -> tuple[str, bytes, str]:
+    """The appointment as it is when the e-mail goes, as an .ics (`portal.ics`): the
+    same UID each time, a SEQUENCE that grows with each move, so calendars update."""
+    from portal.ics import appointment_ics
+
+    host = urlsplit(settings.SITE_URL).hostname or "pitlane"
+    return (
+        "appointment.ics",
+        appointment_ics(appointment, host),
+        "text/calendar; charset=utf-8; method=PUBLISH",
+    )
+
+
 class EmailTransport:
     """Any Django e-mail backend: SMTP, a django-anymail provider, or files under var/."""
 
@@ -116,6 +133,8 @@ class EmailTransport:
         )
         if message.html_body:
             email.attach_alternative(message.html_body, "text/html")
+        if message.purpose in CALENDAR_PURPOSES:
+            email.attach(*calendar_attachment(appointment))
         try:
             email.send(fail_silently=False)
         except smtplib.SMTPRecipientsRefused as error:

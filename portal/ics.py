@@ -8,7 +8,11 @@ from workshop.models import Appointment
 
 
 def appointment_ics(appointment: Appointment, host: str) -> bytes:
-    """One VEVENT in the dealership's time zone (with its VTIMEZONE)."""
+    """One VEVENT in the dealership's time zone (with its VTIMEZONE).
+
+    The UID is the appointment's, and SEQUENCE counts its moves (`Appointment.moves`):
+    a calendar that has the event replaces it with the newer one, also from a second
+    e-mail. A cancelled appointment comes as STATUS:CANCELLED."""
     dealership = appointment.dealership
     vehicle = appointment.vehicle
     calendar = Calendar()
@@ -19,6 +23,9 @@ def appointment_ics(appointment: Appointment, host: str) -> bytes:
     # Stable per appointment, so importing again updates the entry instead of adding one.
     event.add("uid", f"appointment-{appointment.pk}@{host}")
     event.add("dtstamp", timezone.now())
+    event.add("sequence", appointment.moves)
+    cancelled = appointment.status in (Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW)
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     event.add("dtstart", appointment.local_start)
     event.add("dtend", appointment.local_end)
     event.add(

@@ -51,9 +51,18 @@ class Booking:
     fields: Mapping[str, object] = field(default_factory=dict)
 
 
-def book_appointments(bookings: Sequence[Booking]) -> list[Appointment]:
+def book_appointments(bookings: Sequence[Booking], *, confirm: bool = True) -> list[Appointment]:
     """Creates the appointments with their online check-ins and planned work items, in
-    three INSERTs however many there are (the DMS import books hundreds at a time)."""
+    three INSERTs however many there are (the DMS import books hundreds at a time).
+
+    With `confirm` (staff, the DMS's import and API), each customer booked for a later
+    day than today gets a booking confirmation with the date, the address and the
+    appointment for their calendar (`notifications.visit_news.confirm_bookings`), in
+    the same transaction; the demo seeder books without, so the outbox shows what
+    the demo does, not hundreds of confirmations."""
+    # notifications builds on workshop: imported when booking, not with the module.
+    from notifications import visit_news
+
     with transaction.atomic():
         appointments = Appointment.objects.bulk_create(
             Appointment(
@@ -75,6 +84,8 @@ def book_appointments(bookings: Sequence[Booking]) -> list[Appointment]:
             for appointment, booking in zip(appointments, bookings, strict=True)
             for item in planned_items(appointment, booking.planned_work, booking.dealership)
         )
+        if confirm:
+            visit_news.confirm_bookings([appointment.pk for appointment in appointments])
         for dealership_id in {booking.dealership.pk for booking in bookings}:
             list_changed(dealership_id)
     return appointments
@@ -89,9 +100,11 @@ def book_appointment(
     ends_at: datetime,
     external_ref: str,
     planned_work: Sequence[PlannedWork] = (),
+    confirm: bool = True,
     **fields: object,
 ) -> Appointment:
-    """Creates the appointment with its online check-in and planned work items."""
+    """Creates the appointment with its online check-in and planned work items (and
+    the booking confirmation, see `book_appointments`)."""
     (appointment,) = book_appointments(
         [
             Booking(
@@ -104,7 +117,8 @@ def book_appointment(
                 planned_work=planned_work,
                 fields=fields,
             )
-        ]
+        ],
+        confirm=confirm,
     )
     return appointment
 

@@ -661,6 +661,7 @@ class Seeder:
             external_ref=ref,
             advisor=receptionist,
             planned_work=[PlannedWork(d, Decimal(p), n) for d, n, p in work],
+            confirm=False,  # the demo's outbox shows invitations, not 100 confirmations
         )
         if showcase_state:
             self.showcase_state(appointment, offers, showcase_state, rng)

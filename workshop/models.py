@@ -585,6 +585,13 @@ class Appointment(models.Model):
                 name="appointment_decline_idx",
                 condition=Q(confirmation="declined", decline_handled_at__isnull=True),
             ),
+            # The review requests (`notifications.visit_news.request_reviews`): a
+            # dealership's collected appointments by when, only the collected ones.
+            models.Index(
+                fields=["dealership", "collected_at"],
+                name="appointment_collected_idx",
+                condition=Q(status="done"),
+            ),
         ]
 
     def __str__(self) -> str:

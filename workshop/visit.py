@@ -256,7 +256,10 @@ def move(
                 reminded_at=None,
                 confirmation_asked_at=None,
             )
-            _handle_items(appointment, [CheckInItem.Kind.DATE_REQUEST], user, now, note)
+            if user is not None:
+                # Staff moved it: the customer's request for another date is answered.
+                # A DMS move leaves it open, for staff to see and handle.
+                _handle_items(appointment, [CheckInItem.Kind.DATE_REQUEST], user, now, note)
             _record(appointment, Kind.MOVED, now, user, detail=note)
             tell(appointment, "moved", now, note=note)
             events.emit(appointment.pk, events.APPOINTMENT_MOVED)
@@ -439,5 +442,33 @@ def _withdraw_pending(appointment: Appointment, reason: str) -> int:
 
 
 def tell(appointment: Appointment, step: str, now: datetime, **facts: str) -> None:
-    """Queues the customer's message about `step`, in the caller's transaction (TODO:
-    the visit's messages; see the issue)."""
+    """Queues the customer's one message about `step` (booked, moved, cancelled,
+    arrived, ready, collected, no_show, review), in the caller's transaction: by the
+    channel they last wrote by, else their preferred one, in their language.
+
+    Sent once because the caller's conditional UPDATE (`_step`) let only one
+    transaction through to here, and the message row commits or rolls back with it;
+    the delivery claims each row once, and sends it only while the appointment is in
+    the state it announces (`notifications.visit_news`, which says it in full).
+    """
+    # notifications builds on workshop: imported when a step runs, not with the module.
+    from notifications import visit_news
+
+    visit_news.tell(appointment, step, now, **facts)
+
+
+# --- visitcore: the DMS books a cancelled appointment again -------------------------------
+
+
+def tell_booked_again(appointment: Appointment, now: datetime | None = None) -> bool:
+    """The DMS booked a cancelled appointment again (`integrations.imports`): the
+    customer, told it was cancelled, gets a booking confirmation, when it is for a
+    later day. Returns whether one was queued."""
+    from notifications import visit_news
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        if not visit_news.wants_confirmation(appointment, now):
+            return False
+        tell(appointment, "booked", now)
+    return True

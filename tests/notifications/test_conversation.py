@@ -314,7 +314,9 @@ def test_a_staff_reply_goes_out_once_by_twilio_and_reads_the_conversation(
     assert reply.status == Message.Status.SENT
 
 
-def test_a_staff_reply_is_sent_after_the_appointment_started_but_not_once_it_closed(twilio, booked):
+def test_a_staff_reply_is_sent_while_the_car_is_with_us_but_not_once_cancelled_or_missed(
+    twilio, booked
+):
     Appointment.objects.filter(pk=booked.pk).update(
         starts_at=timezone.now() - timezone.timedelta(minutes=30)
     )
@@ -324,10 +326,19 @@ def test_a_staff_reply_is_sent_after_the_appointment_started_but_not_once_it_clo
     reply.refresh_from_db()
     assert reply.status == Message.Status.SENT
 
-    Appointment.objects.filter(pk=booked.pk).update(status=Appointment.Status.DONE)
-    booked.refresh_from_db()
-    with pytest.raises(conversation.ReplyRefused):
-        conversation.send_reply(booked, user=None, channel="sms", body="Nog iets")
+    for status in ("arrived", "ready", "done"):  # the car with us, or just collected
+        Appointment.objects.filter(pk=booked.pk).update(status=status)
+        booked.refresh_from_db()
+        reply = conversation.send_reply(booked, user=None, channel="sms", body=f"Over {status}")
+        delivery.send_message(reply.pk)
+        reply.refresh_from_db()
+        assert reply.status == Message.Status.SENT, (status, reply.error)
+
+    for status in ("cancelled", "no_show"):
+        Appointment.objects.filter(pk=booked.pk).update(status=status)
+        booked.refresh_from_db()
+        with pytest.raises(conversation.ReplyRefused):
+            conversation.send_reply(booked, user=None, channel="sms", body="Nog iets")
 
 
 def test_the_reply_channel_is_the_one_the_customer_last_wrote_by(booked):
