@@ -166,6 +166,7 @@ def appointment_context(appointment: Appointment, *, quick: str = "") -> dict:
     """What the appointment page shows; `quick` picks a quick reply to prefill the
     answer with (by id, from a link, so it works without JavaScript)."""
     from workshop.conversation_views import reply_form
+    from workshop.visit_views import visit_context
 
     work_items = list(appointment.work_items.all())
     checkin = appointment.checkin
@@ -194,6 +195,8 @@ def appointment_context(appointment: Appointment, *, quick: str = "") -> dict:
         "quick_replies": quick_replies,
         "reply_form": reply_form(appointment, thread, quick=chosen),
         "steps": _progress_steps(checkin),
+        # The visit: its state, the steps staff may take now, the customer's history.
+        **visit_context(appointment, items),
     }
 
 

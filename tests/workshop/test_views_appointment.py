@@ -439,7 +439,8 @@ def test_the_appointment_page_runs_a_fixed_number_of_queries(
     )
     url = reverse("workshop:appointment", args=[appointment.pk])
     # session, user, memberships, appointment, work items, items, attachments, events,
-    # messages (the timeline's and the conversation's), quick replies
+    # messages (the timeline's and the conversation's), quick replies, the customer's
+    # earlier no-shows and late cancellations (one aggregate)
     for size in (1, 5):
         for n in range(size):
             open_remark(appointment, subject=f"Remark {size}.{n}")
@@ -458,7 +459,7 @@ def test_the_appointment_page_runs_a_fixed_number_of_queries(
                 status="received",
             )
         staff_client.get(url)
-        with django_assert_num_queries(10):
+        with django_assert_num_queries(11):
             response = staff_client.get(url)
         assert "Klaar, Jan" in response.content.decode()
 
