@@ -129,6 +129,9 @@ def appointment_list(request: StaffRequest) -> HttpResponse:
         "refresh_url": _list_url(**here, known=fingerprint, at=dealership.pk),
         "refresh_seconds": LIST_REFRESH_SECONDS,
         "conversations_waiting": listing.conversations_waiting,
+        # The visit: the day's count per state (one query), where "Arrived" comes back to.
+        "state_counts": listing.state_counts(),
+        "here_url": _list_url(**here),
         "filters": [
             (value, label, _list_url(day=here["day"], q=query, filter=value))
             for value, label in Filter.CHOICES

@@ -441,3 +441,12 @@ def _withdraw_pending(appointment: Appointment, reason: str) -> int:
 def tell(appointment: Appointment, step: str, now: datetime, **facts: str) -> None:
     """Queues the customer's message about `step`, in the caller's transaction (TODO:
     the visit's messages; see the issue)."""
+
+
+# --- visitstaff: the list's filters ------------------------------------------------------
+
+
+def waiting_for_arrival_q(dealership, now: datetime | None = None) -> Q:
+    """`is_waiting_for_arrival` as a filter over one dealership's appointments."""
+    grace = timedelta(minutes=dealership.late_after_minutes)
+    return Q(status=Status.SCHEDULED, starts_at__lt=(now or timezone.now()) - grace)

@@ -234,7 +234,7 @@ def _take(step, appointment, user, form, now: datetime) -> tuple[bool, str]:
 def arrive_from_list(request: StaffRequest) -> HttpResponse:
     """The list's "Arrived" button (a tablet at the desk): one tap, no promised time."""
     try:
-        pk = int(request.POST.get("appointment", ""))
+        pk = int(request.POST.get("a", ""))  # short: one button a row on the list
     except ValueError as error:
         raise Http404("No appointment") from error
     appointment, _access = get_appointment(staff_access(request), pk)
