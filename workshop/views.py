@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch, QuerySet
+from django.db.models import BooleanField, Case, ExpressionWrapper, Prefetch, QuerySet, When
 from django.db.models.fields.files import FieldFile
 from django.http import (
     Http404,
@@ -34,6 +34,7 @@ from config.htmx import page_or_partial
 from notifications import conversation, invitations
 from notifications.timeline import timeline_for
 from workshop import checkin as flow
+from workshop import visit
 from workshop.access import (
     StaffAccess,
     StaffRequest,
@@ -555,7 +556,17 @@ def mechanic_appointments(access: StaffAccess, day: date) -> QuerySet[Appointmen
     )
     return (
         Appointment.objects.for_day(access.dealership, day)
-        .exclude(status=Appointment.Status.CANCELLED)
+        .exclude(status__in=[Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW])
+        # The visit: cars in the workshop first, then those still to come; late ones marked.
+        .annotate(
+            visit_order=Case(
+                When(status=Appointment.Status.ARRIVED, then=0),
+                When(status=Appointment.Status.SCHEDULED, then=1),
+                When(status=Appointment.Status.READY, then=2),
+                default=3,
+            ),
+            late=ExpressionWrapper(visit.late_q(), BooleanField()),
+        )
         .select_related("vehicle", "dealership")
         .prefetch_related(
             Prefetch(
@@ -566,7 +577,7 @@ def mechanic_appointments(access: StaffAccess, day: date) -> QuerySet[Appointmen
             Prefetch("checkin__items", queryset=shared, to_attr="shared_remarks"),
             "checkin",
         )
-        .order_by("starts_at", "pk")
+        .order_by("visit_order", "starts_at", "pk")
     )
 
 
