@@ -936,7 +936,10 @@ class CheckInItem(models.Model):
                 name="checkin_item_handled_has_handler_and_time",
             ),
             models.CheckConstraint(
-                condition=Q(kind="remark") | Q(offer__isnull=False),
+                # visitstaff: the visit's items (cancelled, date request, low rating) name
+                # no offer either.
+                condition=Q(kind__in=["remark", "cancelled", "date_request", "low_rating"])
+                | Q(offer__isnull=False),
                 name="checkin_item_offer_kinds_name_offer",
             ),
             models.CheckConstraint(
