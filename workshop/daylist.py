@@ -216,9 +216,8 @@ class RowMaker:
             escape(pgettext("visit state", "Late, promised %s"))
         )
         # The quick action of a booked row today: posts the form around the tables.
-        self.arrive = "<button name=a value={}>%s</button>" % escape(
-            pgettext("visit action", "Arrived")
-        )
+        arrived = escape(pgettext("visit action", "Arrived"))
+        self.arrive = "<button name=a value={}>" + arrived + "</button>"
         self.invitations = {value: escape(str(label)) for value, label in Invitation.choices}
         self.invitations[Invitation.UNREACHABLE] = escape(
             pgettext("invitation status", "Not reachable")

@@ -199,7 +199,7 @@ class MoveForm(StaffForm):
         self.tz = tz
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or self.cleaned_data
         day, start, end = data.get("day"), data.get("start"), data.get("end")
         if day and start and end:
             if end <= start:
@@ -234,7 +234,7 @@ class CancelForm(StaffForm):
         ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or self.cleaned_data
         chosen, other = data.get("reason", ""), (data.get("other") or "").strip()
         if chosen and chosen != self.OTHER:
             # The reason as written in the code (English): each reader translates it.

@@ -185,7 +185,7 @@ def visit_step(request: StaffRequest, pk: int, step: str) -> HttpResponse:
         context["date_request"] = request_item
         context["wishes"] = preferred_days(request_item) if request_item else []
     return _dialog(
-        request, access, appointment, title=title, form_partial=partial, context=context
+        request, access, appointment, title=str(title), form_partial=partial, context=context
     )
 
 

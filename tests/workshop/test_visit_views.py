@@ -8,7 +8,6 @@ from datetime import date, datetime, timedelta
 import pytest
 import time_machine
 from django.urls import reverse
-from django.utils import timezone
 
 from tests.factories import AppointmentFactory, DealershipFactory, MembershipFactory
 from tests.workshop.staffdata import at_local
@@ -64,7 +63,8 @@ def test_the_page_offers_only_the_steps_that_make_sense_now(staff_client, dealer
     appointment = booked(dealership, hour=14)
     body = page(staff_client, appointment)
     assert visit_buttons(body) == {"arrive", "move", "cancel"}
-    assert "Booked" in body and "0 times" in body
+    assert "Booked" in body
+    assert "0 times" in body
 
     Appointment.objects.filter(pk=appointment.pk).update(status=Status.ARRIVED)
     assert visit_buttons(page(staff_client, appointment)) == {"ready"}
@@ -102,7 +102,8 @@ def test_arrived_with_a_promised_time_in_the_dealerships_time_zone(
 ):
     appointment = booked(dealership, hour=10)
     dialog = staff_client.get(step_url(appointment, "arrive"), headers=HTMX).content.decode()
-    assert "<dialog" in dialog and "Promised ready" in dialog
+    assert "<dialog" in dialog
+    assert "Promised ready" in dialog
     response = staff_client.post(
         step_url(appointment, "arrive"), {"promised_ready": "2026-12-01T16:30"}, follow=True
     )
@@ -116,7 +117,9 @@ def test_arrived_with_a_promised_time_in_the_dealerships_time_zone(
 def test_without_javascript_a_dialog_is_a_page_of_its_own(staff_client, dealership, at_ten):
     appointment = booked(dealership, hour=10)
     body = staff_client.get(step_url(appointment, "arrive")).content.decode()
-    assert "<html" in body and "dialog-page" in body and 'name="promised_ready"' in body
+    assert "<html" in body
+    assert "dialog-page" in body
+    assert 'name="promised_ready"' in body
 
 
 def test_arrived_ready_collected_each_once(staff_client, dealership, at_ten):
@@ -126,7 +129,8 @@ def test_arrived_ready_collected_each_once(staff_client, dealership, at_ten):
         assert fresh(appointment).status == state
     staff_client.post(step_url(appointment, "collect"))
     appointment = fresh(appointment)
-    assert appointment.status == Status.DONE and appointment.collected_at is not None
+    assert appointment.status == Status.DONE
+    assert appointment.collected_at is not None
     # Pressed again (another receptionist was faster): a message, not an error page.
     again = staff_client.post(step_url(appointment, "collect"), follow=True)
     assert again.status_code == 200
@@ -150,9 +154,12 @@ def test_moving_needs_a_note_and_keeps_what_was_typed(staff_client, dealership, 
     )
     assert response.status_code == 200
     form = response.content.decode()
-    assert "<html" not in form and 'class="dialog-form"' in form  # the form alone
+    assert "<html" not in form
+    assert 'class="dialog-form"' in form  # the form alone
     assert "Write a note for the customer" in form
-    assert 'value="2026-12-03"' in form and 'value="08:30"' in form and 'value="09:45"' in form
+    assert 'value="2026-12-03"' in form
+    assert 'value="08:30"' in form
+    assert 'value="09:45"' in form
     assert re.search(r'<textarea[^>]*name="note"[^>]*aria-invalid="true"', form)
     assert fresh(appointment).starts_at == at_local(dealership, DAY, 14)
 
@@ -210,7 +217,8 @@ def test_cancelling_needs_a_reason_from_the_list_or_written(staff_client, dealer
     assert appointment.cancelled_by == Appointment.CancelledBy.WORKSHOP
     assert appointment.cancel_reason == visit.WORKSHOP_REASONS[2]  # kept in English
     body = page(staff_client, appointment)
-    assert "Booked twice" in body and "by: Workshop" in body
+    assert "Booked twice" in body
+    assert "by: Workshop" in body
     assert visit_buttons(body) == set()
 
 
@@ -231,12 +239,16 @@ def test_unknown_steps_mechanics_and_other_dealerships_get_404(
     for step in visit.STEPS:
         assert client.get(step_url(appointment, step)).status_code == 404
         assert client.post(step_url(appointment, step)).status_code == 404
-    assert client.post(reverse("workshop:arrive_from_list"), {"a": appointment.pk}).status_code == 404
+    assert (
+        client.post(reverse("workshop:arrive_from_list"), {"a": appointment.pk}).status_code == 404
+    )
     outsider = MembershipFactory(dealership=DealershipFactory(), role=Role.MANAGER).user
     client.force_login(outsider)
     for step in visit.STEPS:
         assert client.post(step_url(appointment, step)).status_code == 404
-    assert client.post(reverse("workshop:arrive_from_list"), {"a": appointment.pk}).status_code == 404
+    assert (
+        client.post(reverse("workshop:arrive_from_list"), {"a": appointment.pk}).status_code == 404
+    )
     assert fresh(appointment).status == Status.SCHEDULED
 
 
@@ -264,7 +276,8 @@ def test_the_customers_no_shows_and_late_cancellations_show_as_a_warning(
         cancelled_at=long_ago - timedelta(days=5),
     )
     body = page(staff_client, appointment)
-    assert "1 no-show" in body and "1 late cancellation" in body
+    assert "1 no-show" in body
+    assert "1 late cancellation" in body
     assert "Earlier visits" not in page(staff_client, booked(dealership, hour=15))
 
 
@@ -275,7 +288,8 @@ def test_a_customers_cancellation_is_acknowledged(staff_client, dealership, at_t
     appointment = booked(dealership, day=DAY + timedelta(days=3))
     assert visit.cancel_by_customer(appointment, reason="Sold the car")
     body = page(staff_client, appointment)
-    assert "The customer cancelled the appointment" in body and "Sold the car" in body
+    assert "The customer cancelled the appointment" in body
+    assert "Sold the car" in body
     assert ">Acknowledge<" in body
     item = CheckInItem.objects.get(kind=CheckInItem.Kind.CANCELLED)
     staff_client.post(reverse("workshop:handle_item", args=[appointment.pk, item.pk]), {})
@@ -292,7 +306,8 @@ def test_a_date_request_shows_the_days_in_the_staffs_language_and_moving_handles
     assert visit.request_other_date(appointment, wishes, note="Any time Monday")
     url = reverse("workshop:appointment", args=[appointment.pk])
     body = client.get(url).content.decode()
-    assert "Monday 7 December, morning" in body and "Tuesday 8 December, afternoon" in body
+    assert "Monday 7 December, morning" in body
+    assert "Tuesday 8 December, afternoon" in body
     item = CheckInItem.objects.get(kind=CheckInItem.Kind.DATE_REQUEST)
     assert f'id="move-{item.pk}"' in body
     dutch = client.get(url, headers={"Accept-Language": "nl"}).content.decode()
@@ -314,13 +329,15 @@ def test_a_low_rating_shows_its_stars_and_comment_and_is_handled_with_a_note(
     appointment = booked(dealership, hour=8, status=Status.DONE)
     assert visit.rate(appointment, stars=2, comment="Waited an hour.")
     body = page(staff_client, appointment)
-    assert "Rated the visit 2 stars out of 5" in body and "Waited an hour." in body
+    assert "Rated the visit 2 stars out of 5" in body
+    assert "Waited an hour." in body
     item = CheckInItem.objects.get(kind=CheckInItem.Kind.LOW_RATING)
     staff_client.post(
         reverse("workshop:handle_item", args=[appointment.pk, item.pk]), {"note": "Called."}
     )
     item.refresh_from_db()
-    assert item.state == CheckInItem.State.HANDLED and item.handling_note == "Called."
+    assert item.state == CheckInItem.State.HANDLED
+    assert item.handling_note == "Called."
 
 
 # --- The list ----------------------------------------------------------------------------
@@ -351,7 +368,8 @@ def test_the_list_shows_the_visit_state_in_words(staff_client, dealership, at_te
     assert f"<button name=a value={coming.pk}>Arrived</button>" in row_of(body, coming)
     assert "<button" not in row_of(body, ready)
     # The day's counts, by state.
-    assert "Booked: <strong>2</strong>" in body and "Late: <strong>2</strong>" in body
+    assert "Booked: <strong>2</strong>" in body
+    assert "Late: <strong>2</strong>" in body
 
 
 def test_a_booked_row_of_another_day_has_no_arrived_button(staff_client, dealership, at_ten):
@@ -369,7 +387,8 @@ def test_arrived_from_the_list_comes_back_to_the_list(staff_client, dealership, 
         reverse("workshop:arrive_from_list"),
         {"a": appointment.pk, "next": f"{LIST}?day=2026-12-01"},
     )
-    assert response.status_code == 302 and response["Location"] == f"{LIST}?day=2026-12-01"
+    assert response.status_code == 302
+    assert response["Location"] == f"{LIST}?day=2026-12-01"
     assert fresh(appointment).status == Status.ARRIVED
     again = staff_client.post(
         reverse("workshop:arrive_from_list"), {"a": appointment.pk, "next": "https://evil.example/"}
@@ -415,7 +434,8 @@ def test_a_customers_cancellation_stays_pinned_on_the_list_until_acknowledged(
     appointment = booked(dealership, day=DAY + timedelta(days=3))
     visit.cancel_by_customer(appointment)
     body = staff_client.get(LIST).content.decode()
-    assert "pinned-heading" in body and appointment.vehicle.plate in body
+    assert "pinned-heading" in body
+    assert appointment.vehicle.plate in body
 
 
 def test_the_poll_hears_a_visit_step(staff_client, dealership, at_ten):
