@@ -438,12 +438,15 @@ def test_a_customers_cancellation_stays_pinned_on_the_list_until_acknowledged(
     assert appointment.vehicle.plate in body
 
 
-def test_the_poll_hears_a_visit_step(staff_client, dealership, at_ten):
+def test_the_poll_hears_a_visit_step(
+    staff_client, dealership, at_ten, django_capture_on_commit_callbacks
+):
     appointment = booked(dealership, hour=11)
     body = staff_client.get(LIST).content.decode()
     url = re.search(r'id="results"[^>]*hx-get="([^"]+)"', body).group(1).replace("&amp;", "&")
     assert staff_client.get(url, headers=HTMX).status_code == 204
-    visit.arrive(appointment, user=None)
+    with django_capture_on_commit_callbacks(execute=True):  # the list told, after commit
+        visit.arrive(appointment, user=None)
     response = staff_client.get(url, headers=HTMX)
     assert response.status_code == 200
     assert "<em class=vs-arrived>Arrived</em>" in response.content.decode()
