@@ -98,15 +98,16 @@ def preferred_days(item: CheckInItem) -> list[tuple[date, str]]:
 def visit_context(appointment: Appointment, items: list[CheckInItem]) -> dict:
     """The visit section: the state, what staff may do now, the customer's history."""
     now = timezone.now()
-    review = None
+    try:
+        stars = appointment.review.stars  # loaded with the appointment (`get_appointment`)
+    except Review.DoesNotExist:
+        stars = 0
     for item in items:
         # Read off the items by the page's template; not model fields.
         if item.kind == CheckInItem.Kind.DATE_REQUEST:
             item.wishes = preferred_days(item)  # type: ignore[attr-defined]
         elif item.kind == CheckInItem.Kind.LOW_RATING:
-            # One query, only on a page with a low rating to show.
-            review = review or Review.objects.filter(appointment=appointment).first()
-            item.stars = review.stars if review else 0  # type: ignore[attr-defined]
+            item.stars = stars  # type: ignore[attr-defined]
     allowed = visit.steps(appointment, now)
     return {
         "visit_steps": allowed,

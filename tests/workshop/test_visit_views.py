@@ -474,3 +474,39 @@ def test_mechanics_see_cars_in_the_workshop_first_and_late_ones_marked(
     assert str(gone.pk) not in order
     assert "Late: promised ready at 09:45" in body
     assert re.search(rf'class="job card is-late" id="job-{late.pk}"', body)
+
+
+# --- Fixed queries ------------------------------------------------------------------------
+
+
+def test_the_page_runs_the_same_queries_whatever_the_visit_shows(
+    staff_client, dealership, at_ten, django_assert_num_queries
+):
+    plain = booked(dealership, hour=14)
+    rated = booked(dealership, hour=8, status=Status.DONE, customer=plain.customer)
+    visit.rate(rated, stars=1, comment="No.")
+    wished = booked(dealership, day=DAY + timedelta(days=3), customer=plain.customer)
+    visit.request_other_date(wished, [(date(2026, 12, 9), "morning")])
+    gone = booked(dealership, day=DAY + timedelta(days=4), customer=plain.customer)
+    visit.cancel_by_customer(gone, reason="Moved abroad")
+    for appointment in (plain, rated, wished, gone):
+        url = reverse("workshop:appointment", args=[appointment.pk])
+        staff_client.get(url)
+        # session, user, memberships, the appointment (and its review), work items,
+        # items, events, messages, quick replies, the customer's history
+        with django_assert_num_queries(10):
+            staff_client.get(url)
+
+
+def test_the_list_runs_the_same_queries_whatever_the_visit_states(
+    staff_client, dealership, at_ten, django_assert_num_queries
+):
+    staff_client.get(LIST)
+    states = [Status.SCHEDULED, Status.ARRIVED, Status.READY, Status.CANCELLED, Status.NO_SHOW]
+    for size in (2, 20):
+        for n in range(size):
+            booked(dealership, hour=7 + n % 10, status=states[n % len(states)])
+        for filter_value in ("all", "late", "cancelled"):
+            # session, user, memberships, the list, the day's count per visit state
+            with django_assert_num_queries(5):
+                staff_client.get(LIST, {"filter": filter_value})
