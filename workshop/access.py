@@ -117,7 +117,8 @@ def get_appointment(
     """
     appointment = (
         appointments_visible_to(access)
-        .select_related("dealership", "customer", "vehicle", "checkin", "advisor")
+        # visitstaff: "review", for a low rating's stars on the page (one join, no query).
+        .select_related("dealership", "customer", "vehicle", "checkin", "advisor", "review")
         .filter(pk=pk)
         .first()
     )

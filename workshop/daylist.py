@@ -28,11 +28,20 @@ from typing import Any, NamedTuple
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import BooleanField, ExpressionWrapper, Func, Q, QuerySet, TextField, Value
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    Func,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
@@ -40,6 +49,7 @@ from django.utils.translation import gettext_lazy as _
 from workshop.models import DECLINE_WAITING, Appointment, Dealership, OnlineCheckIn, pinned_ids
 
 SEARCH_LIMIT = 100
+Status = Appointment.Status
 
 
 class Filter:
@@ -50,6 +60,12 @@ class Filter:
     CONFIRMED = "confirmed"
     DECLINED = "declined"
     NO_REPLY = "no_reply"
+    # The visit (workshop.visit)
+    ARRIVED = "arrived"
+    READY = "ready"
+    LATE = "late"
+    CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
     CHOICES = [
         (ALL, _("All")),
         (ATTENTION, _("Needs attention")),
@@ -58,7 +74,14 @@ class Filter:
         (CONFIRMED, pgettext_lazy("appointment list filter", "Confirmed")),
         (DECLINED, pgettext_lazy("appointment list filter", "Declined")),
         (NO_REPLY, pgettext_lazy("appointment list filter", "No answer")),
+        (ARRIVED, pgettext_lazy("appointment list filter", "Arrived")),
+        (READY, pgettext_lazy("appointment list filter", "Ready")),
+        (LATE, pgettext_lazy("appointment list filter", "Late")),
+        (CANCELLED, pgettext_lazy("appointment list filter", "Cancelled")),
+        (NO_SHOW, pgettext_lazy("appointment list filter", "No-show")),
     ]
+    # Filters on the visit state alone.
+    STATES = {ARRIVED: "arrived", READY: "ready", CANCELLED: "cancelled", NO_SHOW: "no_show"}
     VALUES = tuple(value for value, _label in CHOICES)
 
 
@@ -85,8 +108,16 @@ COLUMNS = (
     "unread",
     "decline_waiting",
     "confirmation",
+    "promised_ready_at",
+    # The visit's lateness now (`workshop.visit`): in the fingerprint too, so a list
+    # shows a car turning late at its next full poll.
+    "is_waiting",
+    "is_late",
 )
+# Chips without an icon: nothing happened yet, shown as muted text in their cell.
+QUIET = frozenset({"pg-none", "st-not_due"})
 UNREAD, DECLINE = COLUMNS.index("unread"), COLUMNS.index("decline_waiting")
+STATUS = COLUMNS.index("status")
 
 # The steps of the check-in as the list shows them: whether, not when.
 STEPS = {
@@ -139,24 +170,29 @@ class Row(NamedTuple):
 # One line of HTML per appointment, written here rather than in the template: a day can
 # hold hundreds, and the template language costs about 7 µs a variable, three times the
 # rest of the page at 200 rows. Kept short for the same reason: the end tags of cells
-# and rows are optional in HTML, the chips and flags draw their icons from the style
-# sheet (classes pg-*, st-*, flag-*), and cells are styled by position (staff.css).
+# and rows are optional in HTML, attribute values need no quotes when they hold no space,
+# the chips (<em>) and flags draw their icons from the style sheet (classes pg-*, st-*,
+# vs-*, flag-*), and cells are styled by position (staff.css).
 # Every value is escaped; the labels come from the catalogue (see RowMaker).
 ROW = (
-    '<tr{css}><td>{date}{time}<td>{flag}<a href="{url}"{answered}>{customer}</a>{status}{said}'
-    '<td><b>{plate}</b> {vehicle}<td><span class="pg-{progress}">{progress_label}</span>'
-    '<td><span class="st-{invitation}">{invitation_label}</span><td>{reference}\n'
+    "<tr{css}><td>{date}{time}<td>{flag}<a href={url}{answered}>{customer}</a>{said}"
+    "<td><b>{plate}</b> {vehicle}<td>{visit}<td>{progress}<td>{invitation}<td>{reference}\n"
 )
 
 
 class RowMaker:
     """Turns the query's values into rows; the labels are translated once per list."""
 
-    def __init__(self, dealership: Dealership) -> None:
+    def __init__(self, dealership: Dealership, today: date | None = None) -> None:
         self.tz = dealership.tz
+        self.today = today
         self.date_format = gettext("D j M")
         # The appointment page's address, with the id to fill in (one `reverse` per list).
         self.url = reverse("workshop:appointment", args=[0]).replace("/0/", "/{}/")
+        # Relative to the list's own address when below it: 7 bytes a row.
+        here = reverse("workshop:appointments")
+        if here.endswith("/") and self.url.startswith(here):
+            self.url = self.url.removeprefix(here)
         self.flags = {
             "new": self._flag("flag-new", gettext("New customer input")),
             "done": self._flag("flag-done", gettext("Every item handled")),
@@ -164,15 +200,24 @@ class RowMaker:
         }
         # The customer's answer to "will you come?", after the name.
         self.said = {
-            value: f'<small class="cf-{value}">{escape(str(label))}</small>'
+            value: f"<small class=cf-{value}>{escape(str(label))}</small>"
             for value, label in Appointment.Confirmation.choices
             if value
         }
-        self.statuses = {
-            value: f"<small>{escape(str(label))}</small>"
+        # The visit state: icon (from the style sheet) and word.
+        self.visits = {
+            value: f"<em class=vs-{value}>{escape(str(label))}</em>"
             for value, label in Appointment.Status.choices
         }
-        self.statuses[Appointment.Status.SCHEDULED] = ""
+        self.visits["waiting"] = "<em class=vs-waiting>{}</em>".format(
+            escape(pgettext("visit state", "Late"))
+        )
+        self.late = "<em class=vs-late>{}</em>".format(
+            escape(pgettext("visit state", "Late, promised %s"))
+        )
+        # The quick action of a booked row today: posts the form around the tables.
+        arrived = escape(pgettext("visit action", "Arrived"))
+        self.arrive = "<button name=a value={}>" + arrived + "</button>"
         self.invitations = {value: escape(str(label)) for value, label in Invitation.choices}
         self.invitations[Invitation.UNREACHABLE] = escape(
             pgettext("invitation status", "Not reachable")
@@ -186,8 +231,15 @@ class RowMaker:
         }
 
     @staticmethod
+    def chip(css: str, label: str) -> str:
+        """A chip with its icon; nothing yet (no icon, muted) is its text alone."""
+        if css in QUIET:
+            return label
+        return f"<em class={css}>{label}</em>"
+
+    @staticmethod
     def _flag(css: str, label: str) -> str:
-        return f'<i class="{css}" role="img" aria-label="{escape(label)}"></i>'
+        return f'<i class={css} role=img aria-label="{escape(label)}"></i>'
 
     def __call__(self, values: tuple[Any, ...], show_date: bool) -> Row:
         (
@@ -209,9 +261,22 @@ class RowMaker:
             unread,
             decline_waiting,
             confirmation,
+            promised_ready_at,
+            is_waiting,
+            is_late,
             _fingerprint_text,
         ) = values
         local: datetime = starts_at.astimezone(self.tz)
+        if is_late:
+            visit = self.late % f"{promised_ready_at.astimezone(self.tz):%H:%M}"
+        elif is_waiting:
+            visit = self.visits["waiting"]
+        elif status == Appointment.Status.SCHEDULED and local.date() == self.today:
+            visit = ""
+        else:
+            visit = self.visits.get(status, "")
+        if status == Appointment.Status.SCHEDULED and local.date() == self.today:
+            visit += self.arrive.format(pk)
         if open_items:
             progress, flag = "open", self.flags["new"]
             progress_label = ngettext(
@@ -234,7 +299,8 @@ class RowMaker:
         if unread:
             flag = self.flags["message"]
         # Pinned rows stand in the pinned block, which marks them: no class of their own.
-        css = "" if status == Appointment.Status.SCHEDULED else f"is-{status}"
+        # Rows of visits that will not happen are muted; the visit cell says the rest.
+        css = f"is-{status}" if status in (Status.CANCELLED, Status.NO_SHOW) else ""
         invitation = invitation or Invitation.NOT_DUE
         html = ROW.format(
             css=f' class="{css}"' if css else "",
@@ -246,16 +312,14 @@ class RowMaker:
             time=f"{local:%H:%M}",
             flag=flag,
             url=self.url.format(pk),
-            answered=' class="answered"' if answered else "",
+            answered=" class=answered" if answered else "",
             customer=escape(f"{first_name} {last_name}".strip()),
-            status=self.statuses.get(status, ""),
+            visit=visit,
             said=self.said.get(confirmation or "", ""),
             plate=escape(plate),
             vehicle=escape(f"{make} {model}"),
-            progress=progress,
-            progress_label=escape(progress_label),
-            invitation=escape(invitation),
-            invitation_label=self.invitations.get(invitation, ""),
+            progress=self.chip(f"pg-{progress}", escape(progress_label)),
+            invitation=self.chip(f"st-{invitation}", self.invitations.get(invitation, "")),
             reference=escape(reference),
         )
         return Row(starts_at, open_items, SafeString(html), bool(unread or decline_waiting))
@@ -270,6 +334,7 @@ class AppointmentList:
     pinned: list[Row] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
     pinned_here: int = 0
+    now: datetime = field(default_factory=timezone.now)
     _values: list[tuple[Any, ...]] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -295,6 +360,14 @@ class AppointmentList:
                 pk__in=day.order_by().values("pk").union(pinned_ids(self.dealership))
             )
         shown = shown.with_waiting()
+        if self.filter in Filter.STATES:
+            shown = shown.filter(status=Filter.STATES[self.filter])
+        elif self.filter == Filter.LATE:
+            shown = shown.filter(self._waiting_q() | self._late_q())
+        elif not self.searching:
+            # Cancelled ones leave the working list, unless the customer's cancellation
+            # waits to be acknowledged (pinned); a search or the filter finds them.
+            shown = shown.filter(~Q(status=Appointment.Status.CANCELLED) | Q(open_items__gt=0))
         if self.filter == Filter.ATTENTION:
             shown = shown.filter(
                 Q(open_items__gt=0)
@@ -314,10 +387,46 @@ class AppointmentList:
 
     def rows_query(self) -> QuerySet[Appointment]:
         """`queryset()` in the list's order, with what the rows and the fingerprint read."""
-        qs = self.queryset().annotate(**STEPS).annotate(fingerprint_text=FINGERPRINT_TEXT)
+        qs = (
+            self.queryset()
+            .annotate(**STEPS)
+            .annotate(
+                is_waiting=ExpressionWrapper(self._waiting_q(), BooleanField()),
+                is_late=ExpressionWrapper(self._late_q(), BooleanField()),
+            )
+            .annotate(fingerprint_text=FINGERPRINT_TEXT)
+        )
         if self.searching:
             return qs.order_by("-starts_at", "pk")[:SEARCH_LIMIT]
         return qs.order_by("starts_at", "pk")
+
+    def _waiting_q(self) -> Q:
+        from workshop import visit  # visit tells the list it changed: imports it
+
+        return visit.waiting_for_arrival_q(self.dealership, self.now)
+
+    def _late_q(self) -> Q:
+        from workshop import visit
+
+        return visit.late_q(self.now)
+
+    def state_counts(self) -> list[tuple[str, str, int]]:
+        """The day's appointments per visit state, and how many are late: one query."""
+        from workshop import visit
+
+        day = Appointment.objects.for_day(self.dealership, self.day)
+        counts = day.aggregate(
+            **{value: Count("pk", filter=Q(status=value)) for value in Appointment.Status.values},
+            late=Count("pk", filter=self._waiting_q() | visit.late_q(self.now)),
+        )
+        shown = [
+            (value, str(label), counts[value])
+            for value, label in Appointment.Status.choices
+            if counts[value]
+        ]
+        if counts["late"]:
+            shown.append(("late", gettext("Late"), counts["late"]))
+        return shown
 
     def values(self) -> list[tuple[Any, ...]]:
         """The one query of a page: what every row shows, in the list's order, and the
@@ -339,7 +448,7 @@ class AppointmentList:
 
     def load(self) -> "AppointmentList":
         start, end = self.dealership.local_day_bounds(self.day)
-        make = RowMaker(self.dealership)
+        make = RowMaker(self.dealership, today=self.now.astimezone(self.dealership.tz).date())
         self.pinned, self.rows, self.pinned_here = [], [], 0
         for values in self.values():
             starts_at, open_items = values[1], values[4]

@@ -1,12 +1,15 @@
 """Staff forms: what a receptionist types on the appointment page."""
 
 import re
+from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import formats
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from workshop.models import CheckInItem, WorkItem
@@ -145,3 +148,99 @@ class ShareForm(StaffForm):
         help_text=_("Mechanics see the remark and its photos and videos on the workshop page."),
         widget=forms.CheckboxInput(attrs={"role": "switch", "class": "switch"}),
     )
+
+
+# --- The visit (workshop.visit): the appointment page's dialogs -------------------------
+
+
+class ArriveForm(StaffForm):
+    """The car is at the desk; when it should be ready is optional."""
+
+    promised_ready = forms.DateTimeField(
+        label=_("Promised ready (optional)"),
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("The customer is told this time."),
+    )
+
+    def __init__(self, *args: Any, tz: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tz = tz
+
+    def clean_promised_ready(self) -> Any:
+        value = self.cleaned_data["promised_ready"]
+        # Typed in the dealership's time zone, whatever the request's.
+        return value.replace(tzinfo=None).replace(tzinfo=self.tz) if value else None
+
+
+class MoveForm(StaffForm):
+    """A new date and time, in the dealership's time zone, and a note the customer reads."""
+
+    day = forms.DateField(
+        label=_("New date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    start = forms.TimeField(
+        label=_("From"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    end = forms.TimeField(
+        label=_("Until"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    note = forms.CharField(
+        label=_("Note for the customer"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Why the time changes; the customer reads it with the new time."),
+        error_messages={"required": _("Write a note for the customer: why the time changes.")},
+    )
+
+    def __init__(self, *args: Any, tz: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tz = tz
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or self.cleaned_data
+        day, start, end = data.get("day"), data.get("start"), data.get("end")
+        if day and start and end:
+            if end <= start:
+                self.add_error("end", _("The end must be after the start."))
+            else:
+                data["starts_at"] = datetime.combine(day, start, tzinfo=self.tz)
+                data["ends_at"] = datetime.combine(day, end, tzinfo=self.tz)
+        return data
+
+
+class CancelForm(StaffForm):
+    """Why the workshop cancels: one of the short list, or the receptionist's own words."""
+
+    OTHER = "other"
+
+    reason = forms.ChoiceField(label=_("Reason"), required=False, widget=forms.RadioSelect)
+    other = forms.CharField(
+        label=_("Other reason"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("The customer reads the reason."),
+    )
+
+    def __init__(self, *args: Any, reasons: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reasons = list(reasons)
+        field = self.fields["reason"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(str(n), gettext(text)) for n, text in enumerate(self.reasons)] + [
+            (self.OTHER, _("Another reason (write it below)"))
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or self.cleaned_data
+        chosen, other = data.get("reason", ""), (data.get("other") or "").strip()
+        if chosen and chosen != self.OTHER:
+            # The reason as written in the code (English): each reader translates it.
+            data["text"] = self.reasons[int(chosen)]
+        elif other:
+            data["text"] = other
+        else:
+            self.add_error("reason", _("Choose a reason or write one."))
+        return data

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workshop import conversation_views, views
+from workshop import conversation_views, views, visit_views
 
 app_name = "workshop"
 
@@ -57,4 +57,7 @@ urlpatterns = [
         views.workshop_appointment,
         name="workshop_appointment",
     ),
+    # The visit (workshop.visit_views).
+    path("appointments/<int:pk>/visit/<str:step>/", visit_views.visit_step, name="visit_step"),
+    path("arrived/", visit_views.arrive_from_list, name="arrive_from_list"),
 ]

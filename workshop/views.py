@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch, QuerySet
+from django.db.models import BooleanField, Case, ExpressionWrapper, Prefetch, QuerySet, When
 from django.db.models.fields.files import FieldFile
 from django.http import (
     Http404,
@@ -35,6 +35,7 @@ from followups import views as follow_ups
 from notifications import conversation, invitations
 from notifications.timeline import timeline_for
 from workshop import checkin as flow
+from workshop import visit
 from workshop.access import (
     StaffAccess,
     StaffRequest,
@@ -130,6 +131,9 @@ def appointment_list(request: StaffRequest) -> HttpResponse:
         "refresh_url": _list_url(**here, known=fingerprint, at=dealership.pk),
         "refresh_seconds": LIST_REFRESH_SECONDS,
         "conversations_waiting": listing.conversations_waiting,
+        # The visit: the day's count per state (one query), where "Arrived" comes back to.
+        "state_counts": listing.state_counts(),
+        "here_url": _list_url(**here),
         "filters": [
             (value, label, _list_url(day=here["day"], q=query, filter=value))
             for value, label in Filter.CHOICES
@@ -167,6 +171,7 @@ def appointment_context(appointment: Appointment, *, quick: str = "") -> dict:
     """What the appointment page shows; `quick` picks a quick reply to prefill the
     answer with (by id, from a link, so it works without JavaScript)."""
     from workshop.conversation_views import reply_form
+    from workshop.visit_views import visit_context
 
     work_items = list(appointment.work_items.all())
     checkin = appointment.checkin
@@ -196,6 +201,8 @@ def appointment_context(appointment: Appointment, *, quick: str = "") -> dict:
         "reply_form": reply_form(appointment, thread, quick=chosen),
         "steps": _progress_steps(checkin),
         **follow_ups.for_appointment(appointment),  # the follow-up calls section
+        # The visit: its state, the steps staff may take now, the customer's history.
+        **visit_context(appointment, items),
     }
 
 
@@ -551,7 +558,17 @@ def mechanic_appointments(access: StaffAccess, day: date) -> QuerySet[Appointmen
     )
     return (
         Appointment.objects.for_day(access.dealership, day)
-        .exclude(status=Appointment.Status.CANCELLED)
+        .exclude(status__in=[Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW])
+        # The visit: cars in the workshop first, then those still to come; late ones marked.
+        .annotate(
+            visit_order=Case(
+                When(status=Appointment.Status.ARRIVED, then=0),
+                When(status=Appointment.Status.SCHEDULED, then=1),
+                When(status=Appointment.Status.READY, then=2),
+                default=3,
+            ),
+            late=ExpressionWrapper(visit.late_q(), BooleanField()),
+        )
         .select_related("vehicle", "dealership")
         .prefetch_related(
             Prefetch(
@@ -562,7 +579,7 @@ def mechanic_appointments(access: StaffAccess, day: date) -> QuerySet[Appointmen
             Prefetch("checkin__items", queryset=shared, to_attr="shared_remarks"),
             "checkin",
         )
-        .order_by("starts_at", "pk")
+        .order_by("visit_order", "starts_at", "pk")
     )
 
 

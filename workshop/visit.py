@@ -457,7 +457,7 @@ def tell(appointment: Appointment, step: str, now: datetime, **facts: str) -> No
     visit_news.tell(appointment, step, now, **facts)
 
 
-# --- visitcore: the DMS books a cancelled appointment again -------------------------------
+# --- The DMS books a cancelled appointment again ------------------------------------------
 
 
 def tell_booked_again(appointment: Appointment, now: datetime | None = None) -> bool:
@@ -472,3 +472,12 @@ def tell_booked_again(appointment: Appointment, now: datetime | None = None) -> 
             return False
         tell(appointment, "booked", now)
     return True
+
+
+# --- The list's filters ---------------------------------------------------------------
+
+
+def waiting_for_arrival_q(dealership, now: datetime | None = None) -> Q:
+    """`is_waiting_for_arrival` as a filter over one dealership's appointments."""
+    grace = timedelta(minutes=dealership.late_after_minutes)
+    return Q(status=Status.SCHEDULED, starts_at__lt=(now or timezone.now()) - grace)

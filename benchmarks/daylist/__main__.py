@@ -355,11 +355,12 @@ def seed_dealership(cursor, dealership: int, total: int, day0: datetime, user: i
     her_car = cursor.fetchone()[0]
     columns = (
         "INSERT INTO workshop_appointment (dealership_id, customer_id, vehicle_id, starts_at, "
-        "ends_at, status, external_ref, created_at, updated_at, confirmation) "
+        "ends_at, status, external_ref, created_at, updated_at, confirmation, "
+        "cancelled_by, cancel_reason, moves) "
     )
     cursor.execute(
         columns + "SELECT %(d)s, %(sofie)s, %(car)s, s, s + interval '1 hour', "
-        "CASE WHEN s < %(day0)s THEN 'done' ELSE 'scheduled' END, 'DMS-7700' || k, now(), now(), '' "
+        "CASE WHEN s < %(day0)s THEN 'done' ELSE 'scheduled' END, 'DMS-7700' || k, now(), now(), '', '', '', 0 "
         "FROM (SELECT k, %(day0)s + o * interval '1 day' + interval '8 hours' AS s "
         "FROM unnest(ARRAY[-700, -400, -200, -30, 3, 20]) WITH ORDINALITY AS t(o, k)) x",
         {"d": dealership, "sofie": sofie, "car": her_car, "day0": day0},
@@ -367,7 +368,7 @@ def seed_dealership(cursor, dealership: int, total: int, day0: datetime, user: i
     # The day shown: 200 appointments from 07:00 to 16:45.
     cursor.execute(
         columns + "SELECT %(d)s, %(c0)s + (m * 37 %% %(people)s), %(v0)s + (m * 37 %% %(people)s), "
-        "s, s + interval '1 hour', 'scheduled', 'DAY-' || m, now(), now(), '' "
+        "s, s + interval '1 hour', 'scheduled', 'DAY-' || m, now(), now(), '', '', '', 0 "
         "FROM (SELECT m, %(day0)s + interval '7 hours' + (m %% 40) * interval '15 minutes' AS s "
         "FROM generate_series(1, %(rows)s) m) x",
         {
@@ -383,7 +384,7 @@ def seed_dealership(cursor, dealership: int, total: int, day0: datetime, user: i
     cursor.execute(
         columns + "SELECT %(d)s, %(c0)s + (n %% %(people)s), %(v0)s + (n %% %(people)s), s, "
         "s + interval '1 hour', CASE WHEN o > 0 THEN 'scheduled' WHEN n %% 20 = 0 THEN "
-        "'cancelled' WHEN n %% 20 = 1 THEN 'no_show' ELSE 'done' END, 'R' || n, now(), now(), '' "
+        "'cancelled' WHEN n %% 20 = 1 THEN 'no_show' ELSE 'done' END, 'R' || n, now(), now(), '', '', '', 0 "
         "FROM (SELECT n, o, %(day0)s + o * interval '1 day' + interval '7 hours' "
         "+ ((n / 1885) %% 40) * interval '15 minutes' AS s FROM (SELECT n, CASE WHEN "
         "n %% 1885 >= 1825 THEN n %% 1885 - 1824 ELSE n %% 1885 - 1825 END AS o "
@@ -418,9 +419,9 @@ def seed_dealership(cursor, dealership: int, total: int, day0: datetime, user: i
     cursor.execute(
         "INSERT INTO workshop_checkinitem (checkin_id, kind, state, offer_name, subject, "
         "description, visible_to_mechanics, created_at, submitted_at, handled_at, "
-        "handled_by_id, handling_note) "
+        "handled_by_id, handling_note, preferred_days) "
         "SELECT c.id, 'remark', 'handled', '', 'Squeaky brakes', 'A squeak when braking.', "
-        "false, c.answered_at, c.answered_at, c.handled_at, %s, '' "
+        "false, c.answered_at, c.answered_at, c.handled_at, %s, '', '[]' "
         "FROM workshop_onlinecheckin c JOIN workshop_appointment a ON a.id = c.appointment_id "
         "WHERE a.dealership_id = %s AND c.handled_at IS NOT NULL",
         [user, dealership],
@@ -439,9 +440,10 @@ def seed_dealership(cursor, dealership: int, total: int, day0: datetime, user: i
     )
     cursor.execute(
         "INSERT INTO workshop_checkinitem (checkin_id, kind, state, offer_name, subject, "
-        "description, visible_to_mechanics, created_at, submitted_at, handling_note) "
+        "description, visible_to_mechanics, created_at, submitted_at, handling_note, "
+        "preferred_days) "
         "SELECT c.id, 'remark', 'open', '', 'Warning light ' || i, 'The orange light is on.', "
-        "false, now(), now(), '' FROM workshop_onlinecheckin c "
+        "false, now(), now(), '', '[]' FROM workshop_onlinecheckin c "
         "JOIN workshop_appointment a ON a.id = c.appointment_id "
         "CROSS JOIN generate_series(1, 2) i "
         "WHERE a.dealership_id = %s AND a.external_ref = ANY(%s) AND (i = 1 OR c.id %% 2 = 0)",

@@ -182,8 +182,8 @@ def test_the_list_shows_the_answer_and_filters_by_it(staff_client, dealership):
     conversation.answer(loaded(no), Answer.NO)
 
     page = staff_client.get(LIST).content.decode()
-    assert 'class="cf-confirmed">Confirmed<' in page
-    assert 'class="cf-declined">Declined<' in page
+    assert "class=cf-confirmed>Confirmed<" in page
+    assert "class=cf-declined>Declined<" in page
 
     def refs(filter_value):
         body = staff_client.get(LIST, {"filter": filter_value}).content.decode()
@@ -208,7 +208,7 @@ def test_an_unread_message_pins_with_an_icon_and_the_poll_brings_the_nav_count(
     assert poll.status_code == 200  # changed: rendered again
     body = poll.content.decode()
     assert later.external_ref in body
-    assert 'class="flag-message"' in body
+    assert "class=flag-message" in body
     assert 'id="nav-waiting" class="nav-count" hx-swap-oob="true"' in body
     assert "1 conversation waits for an answer" in body
 
@@ -223,8 +223,8 @@ def test_the_list_runs_the_same_queries_with_conversations_waiting(
             written(appointment, f"Vraag {n}")
             if n % 2:
                 conversation.answer(loaded(appointment), Answer.NO)
-        # session, user, memberships, the list
-        with django_assert_num_queries(4):
+        # session, user, memberships, the list, the day's count per visit state
+        with django_assert_num_queries(5):
             response = staff_client.get(LIST)
         assert response.context["conversations_waiting"] == Message.objects.unread().count()
 

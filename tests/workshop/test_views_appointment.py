@@ -440,7 +440,8 @@ def test_the_appointment_page_runs_a_fixed_number_of_queries(
     url = reverse("workshop:appointment", args=[appointment.pk])
     # session, user, memberships, appointment, work items, items, attachments, events,
     # messages (the timeline's and the conversation's), quick replies, follow-ups and
-    # their attempts (the customer asked about an offer)
+    # their attempts (the customer asked about an offer), the customer's earlier
+    # no-shows and late cancellations (one aggregate)
     for size in (1, 5):
         for n in range(size):
             open_remark(appointment, subject=f"Remark {size}.{n}")
@@ -459,7 +460,7 @@ def test_the_appointment_page_runs_a_fixed_number_of_queries(
                 status="received",
             )
         staff_client.get(url)
-        with django_assert_num_queries(12):
+        with django_assert_num_queries(13):
             response = staff_client.get(url)
         assert "Klaar, Jan" in response.content.decode()
 

@@ -86,9 +86,9 @@ def test_the_customers_name_is_highlighted_once_answered(staff_client, dealershi
     answered(talked, remarks=())  # answered without anything to handle
     body = staff_client.get(LIST).content.decode()
     assert re.search(
-        rf'<a href="[^"]+" class="answered">{re.escape(talked.customer.full_name)}<', body
+        rf"<a href=[^ >]+ class=answered>{re.escape(talked.customer.full_name)}<", body
     )
-    assert re.search(rf'<a href="[^"]+">{re.escape(quiet.customer.full_name)}<', body)
+    assert re.search(rf"<a href=[^ >]+>{re.escape(quiet.customer.full_name)}<", body)
 
 
 def test_when_every_item_is_handled_the_appointment_unpins_with_a_done_icon(
@@ -119,7 +119,7 @@ def test_each_row_shows_the_invitation_state(staff_client, dealership):
         OnlineCheckIn.objects.filter(appointment=appointment).update(invitation_status=status)
     body = staff_client.get(LIST).content.decode()
     for label in statuses.values():
-        assert f"{label}</span>" in body
+        assert f"{label}</em>" in body
 
 
 # Not the factories' 1-ABC-nnn, which the other appointment may get by its sequence.
@@ -209,29 +209,41 @@ def test_the_list_runs_the_same_queries_for_200_appointments_as_for_2(
 ):
     make_day(dealership, 2)
     staff_client.get(LIST)  # the session is warm
-    # session, user, memberships, the list (pinned and day in one, its fingerprint too)
-    with django_assert_num_queries(4):
+    # session, user, memberships, the list (pinned and day in one, its fingerprint too),
+    # the day's count per visit state
+    with django_assert_num_queries(5):
         small = staff_client.get(LIST)
     make_day(dealership, 198)
     make_history(dealership, 40)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         large = staff_client.get(LIST)
     assert rows_shown(large.content) == 200
     assert rows_shown(small.content) == 2
 
 
 def test_a_day_of_200_rows_stays_under_60_kb(staff_client, dealership):
-    """A busy day as reception sees it: a few answers to handle, a third answered,
-    invitations in every state."""
+    """A busy day as reception sees it at 11:00: a few answers to handle, a third
+    answered, invitations in every state; the morning's cars arrived (a few of them
+    ready, one late), a few not come yet, the rest booked with their "Arrived" button."""
     day = timezone.localdate(timezone=dealership.tz)
     statuses = [choice for choice, _label in OnlineCheckIn.InvitationStatus.choices]
+    eleven = at_local(dealership, day, 11)
     for n in range(200):
+        starts_at = at_local(dealership, day, 7 + n % 11, n % 4 * 15)
+        state = {}
+        if starts_at < eleven - timedelta(minutes=15) and n % 7:
+            state = {"status": "arrived", "arrived_at": starts_at}
+            if n % 5 == 0:
+                state = {"status": "ready", "arrived_at": starts_at, "ready_at": eleven}
+            elif n % 11 == 1:
+                state["promised_ready_at"] = eleven - timedelta(hours=1)
         appointment = AppointmentFactory(
             dealership=dealership,
-            starts_at=at_local(dealership, day, 7 + n % 11, n % 4 * 15),
+            starts_at=starts_at,
             customer__first_name="Charlotte",
             vehicle__make="Volkswagen",
             vehicle__model="Golf Variant",
+            **state,
         )
         if n % 50 == 0:
             answered(appointment)
@@ -240,8 +252,13 @@ def test_a_day_of_200_rows_stays_under_60_kb(staff_client, dealership):
         OnlineCheckIn.objects.filter(appointment=appointment).update(
             invitation_status=statuses[n % len(statuses)]
         )
-    body = staff_client.get(LIST).content
+    with time_machine.travel(eleven, tick=False):
+        body = staff_client.get(LIST).content
     assert rows_shown(body) == 200
+    assert body.count(b"<button name=a ") > 100  # the booked ones, to mark arrived
+    assert b"vs-late" in body
+    assert b"vs-waiting" in body
+    assert b"vs-ready" in body
     assert len(body) < 60_000
 
 
@@ -373,7 +390,7 @@ def test_polling_notices_a_delivery_status(staff_client, dealership):
     OnlineCheckIn.objects.filter(appointment=appointment).update(invitation_status="failed")
     response = staff_client.get(url, headers={"HX-Request": "true"})
     assert response.status_code == 200
-    assert "Failed</span>" in response.content.decode()
+    assert "Failed</em>" in response.content.decode()
 
 
 def test_a_remark_on_a_past_appointment_still_pins_it(staff_client, dealership):
