@@ -10,10 +10,11 @@ functions check it in their UPDATE, and the appointment page offers only what it
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -61,9 +62,10 @@ NOT_SENT: dict[str, str] = {
 }
 
 # A short list of reasons the workshop cancels for; staff may also write their own.
+CUSTOMER_ASKED = gettext_noop("The customer asked us by phone")
 WORKSHOP_REASONS = (
     gettext_noop("The mechanic or a part is not available"),
-    gettext_noop("The customer asked us by phone"),
+    CUSTOMER_ASKED,
     gettext_noop("Booked twice"),
     gettext_noop("The workshop is closed that day"),
 )
@@ -108,6 +110,37 @@ def is_late(appointment: Appointment, now: datetime | None = None) -> bool:
 def late_q(now: datetime | None = None) -> Q:
     """`is_late` as a filter, for the list and the mechanics' page."""
     return Q(status=Status.ARRIVED, promised_ready_at__lt=now or timezone.now())
+
+
+@dataclass
+class History:
+    """The customer's earlier visits that went wrong: no-shows and late cancellations."""
+
+    no_shows: int
+    late_cancellations: int
+
+    def __bool__(self) -> bool:
+        return bool(self.no_shows or self.late_cancellations)
+
+
+def customer_history(appointment: Appointment) -> History:
+    """One query: the customer's other appointments they missed, or cancelled late: by
+    themselves, or by the workshop because they phoned, within the dealership's
+    free-cancellation hours before the start."""
+    free = timedelta(hours=appointment.dealership.free_cancellation_hours)
+    by_customer = Q(cancelled_by=CancelledBy.CUSTOMER) | Q(
+        cancelled_by=CancelledBy.WORKSHOP, cancel_reason=CUSTOMER_ASKED
+    )
+    late = Q(status=Status.CANCELLED, cancelled_at__gt=F("starts_at") - free) & by_customer
+    counts = (
+        Appointment.objects.filter(customer_id=appointment.customer_id)
+        .exclude(pk=appointment.pk)
+        .aggregate(
+            no_shows=Count("pk", filter=Q(status=Status.NO_SHOW)),
+            late_cancellations=Count("pk", filter=late),
+        )
+    )
+    return History(counts["no_shows"], counts["late_cancellations"])
 
 
 # --- The steps ---------------------------------------------------------------------------

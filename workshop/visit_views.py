@@ -6,12 +6,10 @@ views only read the forms and say what happened. A step that no longer applies (
 receptionist was faster) is a message on the page, never an error page.
 """
 
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, F, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -41,41 +39,6 @@ DIALOGS = {
 
 
 # --- What the appointment page shows about the visit -------------------------------------
-
-
-@dataclass
-class History:
-    """The customer's earlier visits that went wrong: no-shows and late cancellations."""
-
-    no_shows: int
-    late_cancellations: int
-
-    def __bool__(self) -> bool:
-        return bool(self.no_shows or self.late_cancellations)
-
-
-def customer_history(appointment: Appointment) -> History:
-    """One query: the customer's other appointments they missed, or cancelled (they, or
-    the workshop because they phoned) within the free-cancellation hours."""
-    free = appointment.dealership.free_cancellation_hours
-    by_customer = Q(cancelled_by=Appointment.CancelledBy.CUSTOMER) | Q(
-        cancelled_by=Appointment.CancelledBy.WORKSHOP,
-        cancel_reason=visit.WORKSHOP_REASONS[1],  # "The customer asked us by phone"
-    )
-    late = Q(
-        status=Status.CANCELLED,
-        cancelled_at__gt=F("starts_at") - timedelta(hours=free),
-    )
-    counts = (
-        Appointment.objects.filter(customer_id=appointment.customer_id)
-        .exclude(pk=appointment.pk)
-        .aggregate(
-            no_shows=Count("pk", filter=Q(status=Status.NO_SHOW)),
-            late_cancellations=Count("pk", filter=late & by_customer),
-        )
-    )
-    return History(counts["no_shows"], counts["late_cancellations"])
-
 
 PART_OF_DAY = {
     "morning": pgettext_lazy("part of day", "morning"),
@@ -115,7 +78,7 @@ def visit_context(appointment: Appointment, items: list[CheckInItem]) -> dict:
         "visit_late": visit.is_late(appointment, now),
         "many_moves": appointment.moves >= visit.MANY_MOVES,
         "next_move": appointment.moves + 1,
-        "history": customer_history(appointment),
+        "history": visit.customer_history(appointment),
         "cancel_reason": _(appointment.cancel_reason) if appointment.cancel_reason else "",
     }
 
