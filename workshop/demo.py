@@ -28,6 +28,7 @@ from PIL import Image, ImageDraw
 from notifications.compose import build_message, overrides_for
 from notifications.models import Message, QuickReply
 from workshop import checkin as flow
+from workshop import visit
 from workshop.booking import PlannedWork, book_appointment
 from workshop.models import (
     Appointment,
@@ -702,12 +703,7 @@ class Seeder:
         roll = rng.random()
         if until_start > timedelta(0) and roll < 0.15:
             return  # due: the invitation goes out at the next beat
-        if appointment.starts_at < self.now and roll < 0.1:
-            appointment.status = Appointment.Status.NO_SHOW
-            appointment.save(update_fields=["status"])
-        elif appointment.starts_at + timedelta(hours=4) < self.now:
-            appointment.status = Appointment.Status.DONE
-            appointment.save(update_fields=["status"])
+        self.visit_so_far(appointment, roll)
         invited_at = max(appointment.starts_at - lead, appointment.created_at - timedelta(days=20))
         invited_at = min(invited_at, self.now - timedelta(hours=1))
         invitation_status = rng.choice(
@@ -755,6 +751,50 @@ class Seeder:
                     flow.handle_item(item, receptionist, note="")
                 if item.is_remark:  # what the customer saw, for the mechanic to see too
                     flow.share_item(item, receptionist, visible=True)
+        self.customer_steps(appointment, roll, rng)
+
+    def visit_so_far(self, appointment, roll) -> None:
+        """Where a started visit would be by now: a no-show now and then; else arrived
+        at the start and promised for its end, ready half an hour after it, collected
+        three hours after it (so today has cars in the workshop, a late one or two,
+        and cars waiting to be collected)."""
+        start, end, now = appointment.starts_at, appointment.ends_at, self.now
+        if start > now:
+            return
+        Status = Appointment.Status
+        if roll < 0.1 and start + timedelta(hours=1) < now:
+            fields = {"status": Status.NO_SHOW, "no_show_at": start + timedelta(minutes=30)}
+        else:
+            fields = {
+                "status": Status.ARRIVED,
+                "arrived_at": start - timedelta(minutes=5),
+                "promised_ready_at": end,
+            }
+            if end + timedelta(minutes=30) < now:
+                fields.update(status=Status.READY, ready_at=end + timedelta(minutes=20))
+            if end + timedelta(hours=3) < now:
+                fields.update(status=Status.DONE, collected_at=end + timedelta(hours=2))
+        Appointment.objects.filter(pk=appointment.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(appointment, name, value)
+
+    def customer_steps(self, appointment, roll, rng) -> None:
+        """Now and then a customer cancels, asks for another date, or rates the visit:
+        through the real steps, so reception sees them pinned."""
+        Status = Appointment.Status
+        if appointment.status == Status.DONE and appointment.collected_at:
+            if rng.random() < 0.3:
+                stars = 2 if rng.random() < 0.25 else rng.choice([4, 5, 5])
+                visit.rate(appointment, stars=stars, now=appointment.collected_at)
+        elif visit.may_cancel_free(appointment, self.now):
+            if 0.45 <= roll < 0.52:
+                visit.cancel_by_customer(appointment, reason="", now=self.now)
+            elif 0.52 <= roll < 0.6:
+                day = timezone.localdate(appointment.starts_at, appointment.dealership.tz)
+                later = next_working_day(day + timedelta(days=2))
+                visit.request_other_date(
+                    appointment, [(later, "morning"), (next_working_day(later), "afternoon")]
+                )
 
     def invitation_message(self, appointment, checkin, invited_at, invitation_status) -> None:
         """The invitation as it went out, written by the real renderer."""

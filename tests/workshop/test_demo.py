@@ -183,3 +183,23 @@ def test_the_demo_login_page_says_what_to_try(client, settings):
     assert "What to try in this demo" not in body
     assert "/c/" not in body
     assert "pitlane-demo" not in body
+
+
+@time_machine.travel("2026-11-25 14:00 +01:00", tick=False)
+def test_the_demo_holds_every_visit_state():
+    Seeder().run()
+    Status = Appointment.Status
+    states = set(Appointment.objects.values_list("status", flat=True))
+    assert {Status.SCHEDULED, Status.ARRIVED, Status.READY, Status.DONE, Status.NO_SHOW} <= states
+    assert states >= {Status.CANCELLED}  # a customer cancelled from the check-in page
+    # What the customer did about the visit waits for reception, pinned.
+    kinds = set(CheckInItem.objects.open().values_list("kind", flat=True))
+    assert {
+        CheckInItem.Kind.CANCELLED,
+        CheckInItem.Kind.DATE_REQUEST,
+        CheckInItem.Kind.LOW_RATING,
+    } <= kinds
+    # Every car in the workshop was promised for the end of its appointment.
+    arrived = Appointment.objects.filter(status=Status.ARRIVED)
+    assert all(a.promised_ready_at == a.ends_at for a in arrived)
+    assert not Appointment.objects.filter(status=Status.DONE, collected_at__isnull=True).exists()
