@@ -18,6 +18,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from followups import opening as follow_ups
 from integrations import events
 from workshop.daylist import list_changed
 from workshop.models import (
@@ -227,7 +228,8 @@ def collect(appointment: Appointment, *, user, now: datetime | None = None) -> b
 
 def no_show(appointment: Appointment, *, user, now: datetime | None = None) -> bool:
     """The customer did not come: from the grace time after the start until a day
-    after it (then the booking stays as it is). They hear how to rebook."""
+    after it (then the booking stays as it is). They hear how to rebook, and land on
+    the To-call list for a call to book again."""
     now = now or timezone.now()
     opens = no_show_opens(appointment)
     if not opens <= now <= appointment.starts_at + NO_SHOW_WINDOW:
@@ -238,6 +240,7 @@ def no_show(appointment: Appointment, *, user, now: datetime | None = None) -> b
         _withdraw_pending(appointment, NOT_SENT[Status.NO_SHOW])
         _record(appointment, Kind.NO_SHOW, now, user)
         tell(appointment, "no_show", now)
+        follow_ups.open_follow_up(appointment, follow_ups.Reason.NO_SHOW, now=now)
         list_changed(appointment.dealership_id)
         events.emit(appointment.pk, events.APPOINTMENT_NO_SHOW)
     return True
@@ -408,7 +411,7 @@ def rate(
     appointment: Appointment, *, stars: int, comment: str = "", now: datetime | None = None
 ) -> bool:
     """The customer rates a collected visit, once; a low rating pins the appointment
-    for the manager."""
+    for the manager and puts the customer on the To-call list."""
     now = now or timezone.now()
     if appointment.status != Status.DONE or not 1 <= stars <= 5:
         return False
@@ -421,6 +424,9 @@ def rate(
             return False
         if stars <= Review.LOW:
             _open_item(appointment, CheckInItem.Kind.LOW_RATING, now, description=comment)
+            follow_ups.open_follow_up(
+                appointment, follow_ups.Reason.LOW_RATING, about=f"{stars}/5", now=now
+            )
         AppointmentEvent.objects.create(
             appointment=appointment,
             at=now,

@@ -15,6 +15,7 @@ from django.db import connection, connections
 from django.utils import timezone
 from icalendar import Calendar
 
+from followups.models import FollowUp, Reason
 from notifications import delivery
 from notifications.invitations import dispatch_due_invitations, dispatch_due_reminders
 from notifications.models import Message
@@ -197,6 +198,9 @@ def test_a_no_show_says_we_missed_you_and_how_to_rebook(booked):
     body = the_message(booked, Purpose.NO_SHOW).body
     assert "we missed you" in body
     assert "+32 9 210 10 10" in body
+    # Someone calls them to book again.
+    follow_up = FollowUp.objects.get(appointment=booked)
+    assert (follow_up.reason, follow_up.status) == (Reason.NO_SHOW, FollowUp.Status.OPEN)
 
 
 def test_the_message_goes_by_the_channel_the_customer_last_wrote_by(booked):
@@ -351,6 +355,8 @@ def test_a_visit_is_rated_once_and_a_low_rating_pins_it_for_the_manager():
     assert item.state == CheckInItem.State.OPEN
     assert item.description == "Waited an hour"
     assert Appointment.objects.pinned().filter(pk=appointment.pk).exists()
+    follow_up = FollowUp.objects.get(appointment=appointment)
+    assert (follow_up.reason, follow_up.about) == (Reason.LOW_RATING, "2/5")
 
 
 def test_a_good_rating_pins_nothing_and_only_a_collected_visit_is_rated():
@@ -358,6 +364,7 @@ def test_a_good_rating_pins_nothing_and_only_a_collected_visit_is_rated():
     appointment = in_state(Status.DONE)
     assert visit.rate(appointment, stars=4)
     assert not CheckInItem.objects.filter(kind=CheckInItem.Kind.LOW_RATING).exists()
+    assert not FollowUp.objects.exists()
 
 
 # --- Two receptionists at once, on PostgreSQL ---------------------------------------------
