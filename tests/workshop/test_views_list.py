@@ -333,6 +333,25 @@ def test_each_part_of_a_search_is_served_by_its_trigram_index(dealership, search
     assert indexes <= {node.get("Index Name") for node in plan}
 
 
+@postgresql_only
+def test_the_search_indexes_keep_no_pending_list():
+    """GIN's "fast update" would queue new entries in a pending list that every search
+    reads whole until a vacuum (at 1M appointments, most of a search's time: see
+    benchmarks/daylist); with it off, a search reads only its trigrams' entries."""
+    names = [
+        "appointment_ref_trgm_idx",
+        "customer_first_trgm_idx",
+        "customer_last_trgm_idx",
+        "vehicle_plate_trgm_idx",
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)", [names]
+        )
+        options = dict(cursor.fetchall())
+    assert options == {name: ["fastupdate=off"] for name in names}
+
+
 def refresh_url(body: str) -> str:
     match = re.search(r'id="results"[^>]*hx-get="([^"]+)"', body)
     assert match, "the list polls for changes"
