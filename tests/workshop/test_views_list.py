@@ -345,9 +345,7 @@ def test_the_search_indexes_keep_no_pending_list():
         "vehicle_plate_trgm_idx",
     ]
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)", [names]
-        )
+        cursor.execute("SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)", [names])
         options = dict(cursor.fetchall())
     assert options == {name: ["fastupdate=off"] for name in names}
 
