@@ -3,6 +3,7 @@ from arrived to ready to collected from the list (on a tablet) and the appointme
 
 import os
 import re
+from datetime import time as clock
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
 from e2e.conftest import log_in
+from notifications import visit_news
 from notifications.models import Message
 from tests.factories import (
     AppointmentFactory,
@@ -19,7 +21,7 @@ from tests.factories import (
     MembershipFactory,
     UserFactory,
 )
-from workshop.models import Appointment, Role
+from workshop.models import Appointment, Dealership, Role
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -166,3 +168,21 @@ def test_arrived_ready_collected_from_the_list_and_the_page(live_server, browser
     appointment.refresh_from_db()
     assert appointment.status == Appointment.Status.DONE
     context.close()
+
+    # The customer heard of each step once, and is asked for a review the dealership's
+    # delay after collecting (the beat's task, at that moment, inside sending hours).
+    told = Message.objects.filter(appointment=appointment, direction="out").order_by("pk")
+    assert list(told.values_list("purpose", flat=True)) == ["arrived", "ready", "collected"]
+    dealership = appointment.dealership
+    Dealership.objects.filter(pk=dealership.pk).update(
+        sending_days="1234567", sending_starts=clock(0, 0), sending_ends=clock(23, 59)
+    )
+    assert appointment.collected_at
+    due = appointment.collected_at + timedelta(hours=dealership.review_delay_hours, minutes=1)
+    assert visit_news.request_reviews(now=due - timedelta(minutes=2)) == 0
+    assert visit_news.request_reviews(now=due) == 1
+    assert visit_news.request_reviews(now=due) == 0
+    review = told.last()
+    assert review
+    assert review.purpose == "review_request"
+    assert appointment.checkin.link in review.body
