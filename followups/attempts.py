@@ -218,7 +218,11 @@ def _tell_we_tried(follow_up: FollowUp, now: datetime) -> None:
     if not channels:
         return
     message = compose.build_message(
-        appointment, Purpose.FOLLOWUP_TRIED, channels[0], now=now, overrides={}
+        appointment,
+        Purpose.FOLLOWUP_TRIED,
+        channels[0],
+        now=now,
+        overrides=compose.overrides_for([appointment.dealership_id]),
     )
     message.save()
     compose.enqueue([message])

@@ -329,6 +329,7 @@ class MessageText(models.Model):
         COLLECTED = Purpose.COLLECTED.value, Purpose.COLLECTED.label
         NO_SHOW = Purpose.NO_SHOW.value, Purpose.NO_SHOW.label
         REVIEW = Purpose.REVIEW.value, Purpose.REVIEW.label
+        FOLLOWUP_TRIED = Purpose.FOLLOWUP_TRIED.value, Purpose.FOLLOWUP_TRIED.label
 
     dealership = models.ForeignKey(
         Dealership,

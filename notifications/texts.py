@@ -98,6 +98,8 @@ PLACEHOLDERS.update(
         },
     }
 )
+# After the first unanswered follow-up call (`followups.attempts`): call us, or the link.
+PLACEHOLDERS[Purpose.FOLLOWUP_TRIED] = COMMON_PLACEHOLDERS
 # Without these the message has no point.
 REQUIRED_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     Purpose.INVITATION: ("link",),

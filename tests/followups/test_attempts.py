@@ -10,6 +10,7 @@ from followups import attempts, opening
 from followups.attempts import AttemptRefused, Outcome, log_attempt
 from followups.models import Attempt, ClosingDay, FollowUp, FollowUpSettings, Reason
 from notifications import gsm, texts
+from notifications.admin import MessageTextForm
 from notifications.models import Message
 from tests.factories import AppointmentFactory, CustomerFactory, DealershipFactory, UserFactory
 from workshop.models import AppointmentEvent
@@ -79,6 +80,24 @@ def test_the_message_goes_by_e_mail_to_a_customer_who_prefers_it():
     [message] = tried_messages()
     assert (message.channel, message.language, message.recipient) == ("email", "fr", customer.email)
     assert case.appointment.checkin.link in message.body
+
+
+def test_the_dealerships_own_wording_of_we_tried_is_used_with_its_placeholders_checked():
+    case = follow_up()
+    dealership = case.dealership
+    base = {"dealership": dealership.pk, "channel": "sms", "language": "nl", "subject": ""}
+    wrong = MessageTextForm({**base, "purpose": "followup_tried", "body": "{dealer}: bel ons"})
+    assert not wrong.is_valid()
+    own = MessageTextForm(
+        {**base, "purpose": "followup_tried", "body": "{dealership} belde u. {dealership_phone}"}
+    )
+    assert own.is_valid(), own.errors
+    own.save()
+
+    log_attempt(case, Outcome.NO_ANSWER, now=monday())
+
+    [message] = tried_messages()
+    assert message.body == f"{dealership.name} belde u. +32 9 210 10 10"
 
 
 def test_a_call_back_is_due_at_the_agreed_time_and_a_missed_one_counts_as_an_attempt():
