@@ -285,7 +285,13 @@ def details(request: StaffRequest, pk: int) -> HttpResponse:
 def add(request: StaffRequest, pk: int) -> HttpResponse:
     """Add a follow-up by hand, from the appointment page."""
     appointment, access = get_appointment(staff_access(request), pk)
-    form = AddFollowUpForm(request.POST or None, users=_office_users(appointment.dealership_id))
+    # "Needs a call" on the conversation comes with its reason chosen.
+    reason = request.GET.get("reason", Reason.MANUAL)
+    form = AddFollowUpForm(
+        request.POST or None,
+        users=_office_users(appointment.dealership_id),
+        initial={"reason": reason},
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         open_follow_up(

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from followups import opening
 from followups.models import Attempt, FollowUp, Priority, Reason, Tag
+from notifications.models import Message
 from tests.factories import AppointmentFactory, MembershipFactory
 from workshop.models import Role
 
@@ -200,6 +201,26 @@ def test_add_a_follow_up_by_hand_and_see_it_on_the_appointment_page(
     page = staff_client.get(reverse("workshop:appointment", args=[appointment.pk])).content.decode()
     assert "Ask about tyres" in page
     assert "Needs a call" in page  # on the timeline
+
+
+def test_a_message_that_needs_a_call_opens_the_form_with_that_reason(staff_client, appointment):
+    Message.objects.create(
+        appointment=appointment,
+        customer=appointment.customer,
+        channel="sms",
+        direction="in",
+        purpose="reply",
+        recipient="x",
+        body="Can you call me about the brakes?",
+        status="received",
+    )
+    page = staff_client.get(reverse("workshop:appointment", args=[appointment.pk]))
+    link = reverse("followups:add", args=[appointment.pk]) + "?reason=customer_message"
+    assert f'href="{link}"' in page.content.decode()
+
+    form = staff_client.get(link).content.decode()
+
+    assert '<option value="customer_message" selected>' in form
 
 
 def test_the_nav_count_is_one_cheap_query(staff_client, dealership, django_assert_num_queries):
