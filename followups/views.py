@@ -41,6 +41,7 @@ from followups.opening import open_follow_up
 from notifications.texts import language_for
 from workshop.access import StaffAccess, StaffRequest, get_appointment, staff_access
 from workshop.models import Appointment, Customer, Role
+from workshop.views import page
 
 CHANGED_EVENT = "callsChanged"
 PAGE = "followups/calls.html"
@@ -56,18 +57,7 @@ def _office(request: StaffRequest) -> StaffAccess:
 
 
 def _page(request, access: StaffAccess, template: str, context: dict) -> TemplateResponse:
-    return TemplateResponse(
-        request,
-        template,
-        {
-            "access": access,
-            "membership": access.membership,
-            "memberships": access.memberships,
-            "dealership": access.dealership,
-            "nav": "calls",
-            **context,
-        },
-    )
+    return page(request, access, template, {"nav": "calls", **context})
 
 
 @dataclass

@@ -159,17 +159,31 @@ def _step(appointment: Appointment, step: str, now: datetime, **values: object) 
     return True
 
 
-def _record(
-    appointment: Appointment, kind: str, now: datetime, user=None, detail: str = ""
+def _happened(
+    appointment: Appointment,
+    kind: str,
+    event: str,
+    now: datetime,
+    user=None,
+    *,
+    actor: str = "",
+    detail: str = "",
+    **facts: str,
 ) -> None:
+    """What follows every step that changed the row: the event on the timeline (by
+    `user`, else the system), the customer's message about it (`tell`: the event's kind
+    names the step), the list told, the webhook event."""
     AppointmentEvent.objects.create(
         appointment=appointment,
         at=now,
         kind=kind,
-        actor=Actor.STAFF if user is not None else Actor.SYSTEM,
+        actor=actor or (Actor.STAFF if user is not None else Actor.SYSTEM),
         user=user,
         detail=detail,
     )
+    tell(appointment, kind, now, **facts)
+    list_changed(appointment.dealership_id)
+    events.emit(appointment.pk, event)
 
 
 def arrive(
@@ -192,10 +206,7 @@ def arrive(
             promised_ready_at=promised_ready_at,
         ):
             return False
-        _record(appointment, Kind.ARRIVED, now, user)
-        tell(appointment, "arrived", now)
-        list_changed(appointment.dealership_id)
-        events.emit(appointment.pk, events.APPOINTMENT_ARRIVED)
+        _happened(appointment, Kind.ARRIVED, events.APPOINTMENT_ARRIVED, now, user)
     return True
 
 
@@ -205,10 +216,7 @@ def ready(appointment: Appointment, *, user, now: datetime | None = None) -> boo
     with transaction.atomic():
         if not _step(appointment, "ready", now, status=Status.READY, ready_at=now):
             return False
-        _record(appointment, Kind.READY, now, user)
-        tell(appointment, "ready", now)
-        list_changed(appointment.dealership_id)
-        events.emit(appointment.pk, events.APPOINTMENT_READY)
+        _happened(appointment, Kind.READY, events.APPOINTMENT_READY, now, user)
     return True
 
 
@@ -219,10 +227,7 @@ def collect(appointment: Appointment, *, user, now: datetime | None = None) -> b
     with transaction.atomic():
         if not _step(appointment, "collect", now, status=Status.DONE, collected_at=now):
             return False
-        _record(appointment, Kind.COLLECTED, now, user)
-        tell(appointment, "collected", now)
-        list_changed(appointment.dealership_id)
-        events.emit(appointment.pk, events.APPOINTMENT_COLLECTED)
+        _happened(appointment, Kind.COLLECTED, events.APPOINTMENT_COLLECTED, now, user)
     return True
 
 
@@ -238,11 +243,8 @@ def no_show(appointment: Appointment, *, user, now: datetime | None = None) -> b
         if not _step(appointment, "no_show", now, status=Status.NO_SHOW, no_show_at=now):
             return False
         _withdraw_pending(appointment, NOT_SENT[Status.NO_SHOW])
-        _record(appointment, Kind.NO_SHOW, now, user)
-        tell(appointment, "no_show", now)
         follow_ups.open_follow_up(appointment, follow_ups.Reason.NO_SHOW, now=now)
-        list_changed(appointment.dealership_id)
-        events.emit(appointment.pk, events.APPOINTMENT_NO_SHOW)
+        _happened(appointment, Kind.NO_SHOW, events.APPOINTMENT_NO_SHOW, now, user)
     return True
 
 
@@ -282,8 +284,9 @@ def move(
             if locked.decline_is_waiting:
                 values["decline_handled_at"] = now
         _step(appointment, "move", now, **values)
-        list_changed(locked.dealership_id)
-        if moved:
+        if not moved:  # only the end changed: nothing to tell the customer
+            list_changed(locked.dealership_id)
+        else:
             _withdraw_pending(appointment, MOVED_BEFORE_SENDING)
             OnlineCheckIn.objects.filter(appointment=appointment).update(
                 invitation_status=OnlineCheckIn.InvitationStatus.NOT_DUE,
@@ -296,9 +299,9 @@ def move(
                 # Staff moved it: the customer's request for another date is answered.
                 # A DMS move leaves it open, for staff to see and handle.
                 _handle_items(appointment, [CheckInItem.Kind.DATE_REQUEST], user, now, note)
-            _record(appointment, Kind.MOVED, now, user, detail=note)
-            tell(appointment, "moved", now, note=note)
-            events.emit(appointment.pk, events.APPOINTMENT_MOVED)
+            _happened(
+                appointment, Kind.MOVED, events.APPOINTMENT_MOVED, now, user, detail=note, note=note
+            )
     return True
 
 
@@ -335,23 +338,16 @@ def cancel(
         if appointment.decline_is_waiting:
             Appointment.objects.filter(pk=appointment.pk).update(decline_handled_at=now)
             appointment.decline_handled_at = now
-        AppointmentEvent.objects.create(
-            appointment=appointment,
-            at=now,
-            kind=Kind.CANCELLED,
-            actor=(
-                Actor.CUSTOMER
-                if by == CancelledBy.CUSTOMER
-                else Actor.STAFF
-                if user is not None
-                else Actor.SYSTEM
-            ),
-            user=user,
+        _happened(
+            appointment,
+            Kind.CANCELLED,
+            events.APPOINTMENT_CANCELLED,
+            now,
+            user,
+            actor=Actor.CUSTOMER if by == CancelledBy.CUSTOMER else "",
             detail=reason,
+            reason=reason,
         )
-        tell(appointment, "cancelled", now, reason=reason)
-        list_changed(appointment.dealership_id)
-        events.emit(appointment.pk, events.APPOINTMENT_CANCELLED)
     return True
 
 
