@@ -119,7 +119,10 @@ def test_a_customer_cancels_from_their_phone_and_reception_sees_it_pinned(
     appointment.refresh_from_db()
     assert appointment.status == Appointment.Status.CANCELLED
     assert appointment.cancel_reason == "Wagen verkocht"
-    assert CheckInItem.objects.get(kind=Kind.CANCELLED).state == State.OPEN
+    assert (
+        CheckInItem.objects.get(checkin__appointment=appointment, kind=Kind.CANCELLED).state
+        == State.OPEN
+    )
 
     assert_pinned_on_the_list(page, live_server, "1-CAN-360")
 
@@ -168,7 +171,10 @@ def test_a_collected_customer_rates_two_stars_and_the_appointment_is_pinned(
     look(phone, "rated")
     review = Review.objects.get(appointment=appointment)
     assert (review.stars, review.comment) == (2, "Lang moeten wachten")
-    assert CheckInItem.objects.get(kind=Kind.LOW_RATING).state == State.OPEN
+    assert (
+        CheckInItem.objects.get(checkin__appointment=appointment, kind=Kind.LOW_RATING).state
+        == State.OPEN
+    )
 
     assert_pinned_on_the_list(page, live_server, "1-RAT-360")
 
@@ -208,7 +214,7 @@ def test_a_customer_asks_for_another_date(
     expect(phone.get_by_text(nl("Afternoon", "part of the day"))).to_be_visible()
     if javascript:
         look(phone, "another-date-asked")
-    item = CheckInItem.objects.get(kind=Kind.DATE_REQUEST)
+    item = CheckInItem.objects.get(checkin__appointment=appointment, kind=Kind.DATE_REQUEST)
     assert item.preferred_days == [
         {"day": first.isoformat(), "part": "morning"},
         {"day": second.isoformat(), "part": "afternoon"},
