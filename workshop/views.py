@@ -33,6 +33,7 @@ from django_htmx.http import trigger_client_event
 from config.htmx import page_or_partial
 from followups import views as follow_ups
 from notifications import conversation, invitations
+from notifications.models import REPLIES_CLOSED
 from notifications.timeline import timeline_for
 from workshop import checkin as flow
 from workshop import visit
@@ -199,6 +200,10 @@ def appointment_context(appointment: Appointment, *, quick: str = "") -> dict:
         "unread": sum(1 for message in thread if message.is_unread),
         "quick_replies": quick_replies,
         "reply_form": reply_form(appointment, thread, quick=chosen),
+        # Staff answer before the visit, while the car is here and after it.
+        "can_reply": appointment.status not in REPLIES_CLOSED,
+        # Someone wrote that a message of theirs needs a call back.
+        "wrote": any(not message.is_outbound for message in thread),
         "steps": _progress_steps(checkin),
         **follow_ups.for_appointment(appointment),  # the follow-up calls section
         # The visit: its state, the steps staff may take now, the customer's history.

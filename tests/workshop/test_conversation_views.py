@@ -64,6 +64,29 @@ def test_the_thread_shows_both_directions_and_the_reply_goes_by_the_customers_la
     assert not re.search(r'<input[^>]*value="sms"[^>]*checked', page)
 
 
+@pytest.mark.parametrize(
+    ("status", "answers"),
+    [
+        (Appointment.Status.SCHEDULED, True),
+        (Appointment.Status.ARRIVED, True),
+        (Appointment.Status.DONE, True),
+        (Appointment.Status.CANCELLED, False),
+        (Appointment.Status.NO_SHOW, False),
+    ],
+)
+def test_staff_answer_before_during_and_after_the_visit_not_once_it_is_off(
+    staff_client, dealership, status, answers
+):
+    appointment = AppointmentFactory(dealership=dealership, status=status)
+    page = staff_client.get(reverse("workshop:appointment", args=[appointment.pk])).content
+    assert ('id="reply-body"' in page.decode()) is answers
+    # Only a customer who wrote gets "Needs a call" next to their messages.
+    assert 'id="needs-call"' not in page.decode()
+    written(appointment)
+    page = staff_client.get(reverse("workshop:appointment", args=[appointment.pk])).content
+    assert 'id="needs-call"' in page.decode()
+
+
 def test_a_reply_is_queued_once_and_reads_the_conversation(staff_client, dealership):
     appointment = AppointmentFactory(dealership=dealership)
     written(appointment)
