@@ -143,6 +143,32 @@ def test_checkin_link_prints_the_current_link(checkin, settings):
     assert out.getvalue().strip().endswith(f"/c/{checkin.token}")
 
 
+@pytest.mark.parametrize(
+    ("status", "note"),
+    [
+        (Appointment.Status.SCHEDULED, None),
+        (Appointment.Status.DONE, "the link shows where the visit is (Collected)."),
+    ],
+)
+def test_checkin_link_says_what_a_closed_link_shows(checkin, status, note):
+    appointment = checkin.appointment
+    Appointment.objects.filter(pk=appointment.pk).update(
+        status=status,
+        collected_at=timezone.now(),
+        starts_at=timezone.now() - timedelta(hours=3),
+        ends_at=timezone.now() - timedelta(hours=1),
+    )
+    err = io.StringIO()
+    call_command(
+        "checkin_link",
+        appointment.dealership.slug,
+        appointment.external_ref,
+        stdout=io.StringIO(),
+        stderr=err,
+    )
+    assert err.getvalue().strip().endswith(note or "the link shows 'closed'.")
+
+
 def test_checkin_link_names_what_it_cannot_find(checkin):
     other = AppointmentFactory()  # another dealership's appointment
     with pytest.raises(CommandError, match="No appointment"):

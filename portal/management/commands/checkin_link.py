@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from workshop.models import OnlineCheckIn
+from portal.visit_pages import link_has_expired
+from workshop.models import Appointment, OnlineCheckIn
 
 
 class Command(BaseCommand):
@@ -24,7 +25,15 @@ class Command(BaseCommand):
                 f"No appointment {options['reference']!r} at dealership {options['dealership']!r}."
             )
         if checkin.is_closed:
+            appointment = checkin.appointment
+            shows = (
+                "'closed'"
+                if appointment.status == Appointment.Status.SCHEDULED
+                or link_has_expired(appointment)
+                else f"where the visit is ({appointment.get_status_display()})"
+            )
             self.stderr.write(
-                "Note: this appointment has started or ended; the link shows 'closed'."
+                f"Note: the check-in has closed (the appointment started or ended); "
+                f"the link shows {shows}."
             )
         self.stdout.write(checkin.link)
