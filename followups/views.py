@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.db.models import Case, IntegerField, Prefetch, Value, When
+from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -22,14 +22,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
-from phonenumber_field.phonenumber import PhoneNumber
 
 from config.htmx import page_or_partial
 from followups import attempts as rules
 from followups.attempts import AttemptRefused, close_follow_up, log_attempt
 from followups.forms import AddFollowUpForm, AttemptForm, DetailsForm
 from followups.models import (
-    Attempt,
     FollowUp,
     FollowUpSettings,
     NoteTemplate,
@@ -40,7 +38,7 @@ from followups.models import (
 from followups.opening import open_follow_up
 from notifications.texts import language_for
 from workshop.access import StaffAccess, StaffRequest, get_appointment, staff_access
-from workshop.models import Appointment, Customer, Role
+from workshop.models import Role
 from workshop.views import page
 
 CHANGED_EVENT = "callsChanged"
@@ -318,31 +316,4 @@ def count(request: StaffRequest) -> HttpResponse:
     return TemplateResponse(request, "followups/_count.html", {"calls_due": due})
 
 
-# --- The appointment page's part ---------------------------------------------------------
-
-
-def phone_flagged(customer: Customer, attempts: list[Attempt]) -> bool:
-    """A call found the customer's current number wrong: it needs correcting."""
-    phone = customer.phone.as_e164 if isinstance(customer.phone, PhoneNumber) else ""
-    return bool(phone) and any(
-        a.outcome == Attempt.Outcome.WRONG_NUMBER and a.phone == phone for a in attempts
-    )
-
-
-def for_appointment(appointment: Appointment) -> dict:
-    """The appointment page's follow-ups and their attempts (two queries)."""
-    follow_ups = list(
-        FollowUp.objects.filter(appointment=appointment)
-        .select_related("assigned_to")
-        .prefetch_related(Prefetch("attempts", queryset=Attempt.objects.select_related("by")))
-        .order_by("-created_at", "-pk")
-    )
-    every = [a for f in follow_ups for a in f.attempts.all()]
-    return {
-        "follow_ups": follow_ups,
-        "phone_flagged": phone_flagged(appointment.customer, every),
-        "not_reachable": any(f.outcome == FollowUp.Outcome.NOT_REACHABLE for f in follow_ups),
-    }
-
-
-__all__ = ["add", "call", "calls", "count", "for_appointment", "phone_flagged"]
+__all__ = ["add", "call", "calls", "count"]

@@ -31,7 +31,6 @@ from django.utils import timezone
 
 from notifications import compose, schedule
 from notifications.models import Message
-from workshop.daylist import list_changed
 from workshop.models import Appointment, AppointmentEvent, Dealership, OnlineCheckIn
 
 log = logging.getLogger(__name__)
@@ -132,8 +131,7 @@ def tell(appointment: Appointment, step: str, now: datetime, **facts: str) -> Me
     )
     message.save()
     compose.enqueue([message])
-    list_changed(appointment.dealership_id)
-    return message
+    return message  # the list shows the step, which tells it (`workshop.visit`)
 
 
 def withdraw(appointment: Appointment, purposes: Sequence[str], reason: str) -> int:

@@ -20,41 +20,10 @@ from notifications import conversation
 from notifications.models import Message
 from workshop import views
 from workshop.access import StaffAccess, get_appointment, staff_access
-from workshop.models import Appointment, Channel, Membership
+from workshop.forms import ReplyForm
+from workshop.models import Appointment, Membership
 
 INBOX_SIZE = 100
-
-
-class ReplyForm(forms.Form):
-    channel = forms.ChoiceField(
-        label=gettext_lazy("Send by"), choices=Channel.choices, widget=forms.RadioSelect
-    )
-    body = forms.CharField(
-        label=gettext_lazy("Your answer"),
-        max_length=conversation.MAX_REPLY_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 4, "data-sms-counter": "reply-segments"}),
-    )
-
-    def __init__(self, *args, appointment: Appointment, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.appointment = appointment
-
-    def clean_channel(self) -> str:
-        channel = self.cleaned_data["channel"]
-        if not self.appointment.customer.can_receive(channel):
-            if channel == Channel.SMS:
-                raise forms.ValidationError(_("The customer cannot get an SMS from us."))
-            raise forms.ValidationError(_("The customer has no e-mail address."))
-        return channel
-
-
-def reply_form(
-    appointment: Appointment, thread: list[Message], *, quick: str = "", data=None
-) -> ReplyForm:
-    """The reply form: by the channel the customer last wrote by, prefilled with a quick
-    reply when one was picked."""
-    initial = {"channel": conversation.reply_channel(appointment, thread), "body": quick}
-    return ReplyForm(data, appointment=appointment, initial=initial)
 
 
 def _back(request, appointment: Appointment) -> HttpResponse:

@@ -46,7 +46,15 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from workshop.models import DECLINE_WAITING, Appointment, Dealership, OnlineCheckIn, pinned_ids
+from workshop.models import (
+    DECLINE_WAITING,
+    Appointment,
+    Dealership,
+    OnlineCheckIn,
+    late_q,
+    pinned_ids,
+    waiting_for_arrival_q,
+)
 
 SEARCH_LIMIT = 100
 Status = Appointment.Status
@@ -109,10 +117,10 @@ COLUMNS = (
     "decline_waiting",
     "confirmation",
     "promised_ready_at",
-    # The visit's lateness now (`workshop.visit`): in the fingerprint too, so a list
-    # shows a car turning late at its next full poll.
+    # The visit's lateness now (`late_q`, `waiting_for_arrival_q`): in the fingerprint
+    # too, so a list shows a car turning late at its next full poll.
     "is_waiting",
-    "is_late",
+    "late_now",
 )
 # Chips without an icon: nothing happened yet, shown as muted text in their cell.
 QUIET = frozenset({"pg-none", "st-not_due"})
@@ -263,11 +271,11 @@ class RowMaker:
             confirmation,
             promised_ready_at,
             is_waiting,
-            is_late,
+            late_now,
             _fingerprint_text,
         ) = values
         local: datetime = starts_at.astimezone(self.tz)
-        if is_late:
+        if late_now:
             visit = self.late % f"{promised_ready_at.astimezone(self.tz):%H:%M}"
         elif is_waiting:
             visit = self.visits["waiting"]
@@ -392,7 +400,7 @@ class AppointmentList:
             .annotate(**STEPS)
             .annotate(
                 is_waiting=ExpressionWrapper(self._waiting_q(), BooleanField()),
-                is_late=ExpressionWrapper(self._late_q(), BooleanField()),
+                late_now=ExpressionWrapper(self._late_q(), BooleanField()),
             )
             .annotate(fingerprint_text=FINGERPRINT_TEXT)
         )
@@ -401,23 +409,17 @@ class AppointmentList:
         return qs.order_by("starts_at", "pk")
 
     def _waiting_q(self) -> Q:
-        from workshop import visit  # visit tells the list it changed: imports it
-
-        return visit.waiting_for_arrival_q(self.dealership, self.now)
+        return waiting_for_arrival_q(self.dealership, self.now)
 
     def _late_q(self) -> Q:
-        from workshop import visit
-
-        return visit.late_q(self.now)
+        return late_q(self.now)
 
     def state_counts(self) -> list[tuple[str, str, int]]:
         """The day's appointments per visit state, and how many are late: one query."""
-        from workshop import visit
-
         day = Appointment.objects.for_day(self.dealership, self.day)
         counts = day.aggregate(
             **{value: Count("pk", filter=Q(status=value)) for value in Appointment.Status.values},
-            late=Count("pk", filter=self._waiting_q() | visit.late_q(self.now)),
+            late=Count("pk", filter=self._waiting_q() | late_q(self.now)),
         )
         shown = [
             (value, str(label), counts[value])

@@ -12,7 +12,9 @@ from django.utils import formats
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from workshop.models import CheckInItem, WorkItem
+from notifications import conversation
+from notifications.models import Message
+from workshop.models import Appointment, Channel, CheckInItem, WorkItem
 
 PRICE_LIMIT = Decimal("99999999.99")
 
@@ -244,3 +246,38 @@ class CancelForm(StaffForm):
         else:
             self.add_error("reason", _("Choose a reason or write one."))
         return data
+
+
+# --- The conversation: staff's answer to the customer ------------------------------------
+
+
+class ReplyForm(forms.Form):
+    channel = forms.ChoiceField(
+        label=_("Send by"), choices=Channel.choices, widget=forms.RadioSelect
+    )
+    body = forms.CharField(
+        label=_("Your answer"),
+        max_length=conversation.MAX_REPLY_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4, "data-sms-counter": "reply-segments"}),
+    )
+
+    def __init__(self, *args, appointment: Appointment, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.appointment = appointment
+
+    def clean_channel(self) -> str:
+        channel = self.cleaned_data["channel"]
+        if not self.appointment.customer.can_receive(channel):
+            if channel == Channel.SMS:
+                raise forms.ValidationError(_("The customer cannot get an SMS from us."))
+            raise forms.ValidationError(_("The customer has no e-mail address."))
+        return channel
+
+
+def reply_form(
+    appointment: Appointment, thread: list[Message], *, quick: str = "", data=None
+) -> ReplyForm:
+    """The reply form: by the channel the customer last wrote by, prefilled with a quick
+    reply when one was picked."""
+    initial = {"channel": conversation.reply_channel(appointment, thread), "body": quick}
+    return ReplyForm(data, appointment=appointment, initial=initial)

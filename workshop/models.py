@@ -387,6 +387,19 @@ def upcoming_q(now: datetime | None = None, *, via: str = "") -> Q:
     )
 
 
+def late_q(now: datetime | None = None) -> Q:
+    """The one rule for a late car: in the workshop past the time it was promised ready
+    (`Appointment.is_late` is its Python side). For the list and the mechanics' page."""
+    return Q(status=Appointment.Status.ARRIVED, promised_ready_at__lt=now or timezone.now())
+
+
+def waiting_for_arrival_q(dealership: "Dealership", now: datetime | None = None) -> Q:
+    """Booked, not arrived, and past its start plus the dealership's grace time, over one
+    dealership's appointments (`Appointment.is_waiting_for_arrival`)."""
+    grace = timedelta(minutes=dealership.late_after_minutes)
+    return Q(status=Appointment.Status.SCHEDULED, starts_at__lt=(now or timezone.now()) - grace)
+
+
 class AppointmentQuerySet(models.QuerySet["Appointment"]):
     def for_dealerships(self, dealerships: "models.QuerySet[Dealership] | list[Dealership]"):
         return self.filter(dealership__in=dealerships)
@@ -613,6 +626,24 @@ class Appointment(models.Model):
     def is_upcoming(self, now: datetime | None = None) -> bool:
         """Scheduled and not started yet: `upcoming_q` for one appointment in hand."""
         return self.status == self.Status.SCHEDULED and self.starts_at > (now or timezone.now())
+
+    @property
+    def late_from(self) -> datetime:
+        """From when a booked car that has not arrived is late (and may be recorded as a
+        no-show): the start plus the dealership's grace time."""
+        return self.starts_at + timedelta(minutes=self.dealership.late_after_minutes)
+
+    def is_waiting_for_arrival(self, now: datetime | None = None) -> bool:
+        """`waiting_for_arrival_q` for one appointment in hand."""
+        return self.status == self.Status.SCHEDULED and self.late_from < (now or timezone.now())
+
+    def is_late(self, now: datetime | None = None) -> bool:
+        """`late_q` for one appointment in hand."""
+        return (
+            self.status == self.Status.ARRIVED
+            and self.promised_ready_at is not None
+            and self.promised_ready_at < (now or timezone.now())
+        )
 
     @property
     def is_pinned(self) -> bool:

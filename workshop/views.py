@@ -31,7 +31,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from config.htmx import page_or_partial
-from followups import views as follow_ups
+from followups import reading as follow_ups
 from notifications import conversation, invitations
 from notifications.models import REPLIES_CLOSED
 from notifications.timeline import timeline_for
@@ -53,8 +53,9 @@ from workshop.forms import (
     ShareForm,
     WorkItemForm,
     remark_as_work,
+    reply_form,
 )
-from workshop.models import Appointment, Attachment, CheckInItem, WorkItem
+from workshop.models import Appointment, Attachment, CheckInItem, WorkItem, late_q
 from workshop.serving import serve_file
 
 # How often the receptionist's open list asks whether anything changed.
@@ -171,9 +172,6 @@ def _ready_attachments() -> Prefetch:
 def appointment_context(appointment: Appointment, *, quick: str = "") -> dict:
     """What the appointment page shows; `quick` picks a quick reply to prefill the
     answer with (by id, from a link, so it works without JavaScript)."""
-    from workshop.conversation_views import reply_form
-    from workshop.visit_views import visit_context
-
     work_items = list(appointment.work_items.all())
     checkin = appointment.checkin
     answers = read_answers(checkin, files=True)
@@ -207,7 +205,7 @@ def appointment_context(appointment: Appointment, *, quick: str = "") -> dict:
         "steps": _progress_steps(checkin),
         **follow_ups.for_appointment(appointment),  # the follow-up calls section
         # The visit: its state, the steps staff may take now, the customer's history.
-        **visit_context(appointment, items),
+        **visit.visit_context(appointment, items),
     }
 
 
@@ -572,7 +570,7 @@ def mechanic_appointments(access: StaffAccess, day: date) -> QuerySet[Appointmen
                 When(status=Appointment.Status.READY, then=2),
                 default=3,
             ),
-            late=ExpressionWrapper(visit.late_q(), BooleanField()),
+            late=ExpressionWrapper(late_q(), BooleanField()),
         )
         .select_related("vehicle", "dealership")
         .prefetch_related(

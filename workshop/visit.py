@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop, pgettext_lazy
 
 from followups import opening as follow_ups
 from integrations import events
@@ -76,8 +76,8 @@ WORKSHOP_REASONS = (
 
 
 def no_show_opens(appointment: Appointment) -> datetime:
-    """From when a car that has not arrived is late, and may be recorded as a no-show."""
-    return appointment.starts_at + timedelta(minutes=appointment.dealership.late_after_minutes)
+    """From when a car that has not arrived may be recorded as a no-show: when it is late."""
+    return appointment.late_from
 
 
 def steps(appointment: Appointment, now: datetime | None = None) -> list[str]:
@@ -90,27 +90,6 @@ def steps(appointment: Appointment, now: datetime | None = None) -> list[str]:
     ):
         allowed.remove("no_show")
     return allowed
-
-
-def is_waiting_for_arrival(appointment: Appointment, now: datetime | None = None) -> bool:
-    """Booked, not arrived, and its start plus the dealership's grace time has passed."""
-    return appointment.status == Status.SCHEDULED and no_show_opens(appointment) < (
-        now or timezone.now()
-    )
-
-
-def is_late(appointment: Appointment, now: datetime | None = None) -> bool:
-    """In the workshop past the time it was promised ready."""
-    return (
-        appointment.status == Status.ARRIVED
-        and appointment.promised_ready_at is not None
-        and appointment.promised_ready_at < (now or timezone.now())
-    )
-
-
-def late_q(now: datetime | None = None) -> Q:
-    """`is_late` as a filter, for the list and the mechanics' page."""
-    return Q(status=Status.ARRIVED, promised_ready_at__lt=now or timezone.now())
 
 
 @dataclass
@@ -142,6 +121,51 @@ def customer_history(appointment: Appointment) -> History:
         )
     )
     return History(counts["no_shows"], counts["late_cancellations"])
+
+
+# --- What the appointment page shows about the visit -------------------------------------
+
+PART_OF_DAY = {
+    "morning": pgettext_lazy("part of day", "morning"),
+    "afternoon": pgettext_lazy("part of day", "afternoon"),
+}
+
+
+def preferred_days(item: CheckInItem) -> list[tuple[date, str]]:
+    """A date request's days and parts of the day, in the staff's language."""
+    days = []
+    for wish in item.preferred_days or []:
+        try:
+            day = date.fromisoformat(wish.get("day", ""))
+        except (AttributeError, ValueError):
+            continue
+        days.append((day, str(PART_OF_DAY.get(wish.get("part", ""), ""))))
+    return days
+
+
+def visit_context(appointment: Appointment, items: list[CheckInItem]) -> dict:
+    """The visit section: the state, what staff may do now, the customer's history."""
+    now = timezone.now()
+    try:
+        stars = appointment.review.stars  # loaded with the appointment (`get_appointment`)
+    except Review.DoesNotExist:
+        stars = 0
+    for item in items:
+        # Read off the items by the page's template; not model fields.
+        if item.kind == CheckInItem.Kind.DATE_REQUEST:
+            item.wishes = preferred_days(item)  # type: ignore[attr-defined]
+        elif item.kind == CheckInItem.Kind.LOW_RATING:
+            item.stars = stars  # type: ignore[attr-defined]
+    allowed = steps(appointment, now)
+    return {
+        "visit_steps": allowed,
+        "visit_waiting": appointment.is_waiting_for_arrival(now),
+        "visit_late": appointment.is_late(now),
+        "many_moves": appointment.moves >= MANY_MOVES,
+        "next_move": appointment.moves + 1,
+        "history": customer_history(appointment),
+        "cancel_reason": gettext(appointment.cancel_reason) if appointment.cancel_reason else "",
+    }
 
 
 # --- The steps ---------------------------------------------------------------------------
@@ -507,12 +531,3 @@ def tell_booked_again(appointment: Appointment, now: datetime | None = None) -> 
             return False
         tell(appointment, "booked", now)
     return True
-
-
-# --- The list's filters ---------------------------------------------------------------
-
-
-def waiting_for_arrival_q(dealership, now: datetime | None = None) -> Q:
-    """`is_waiting_for_arrival` as a filter over one dealership's appointments."""
-    grace = timedelta(minutes=dealership.late_after_minutes)
-    return Q(status=Status.SCHEDULED, starts_at__lt=(now or timezone.now()) - grace)

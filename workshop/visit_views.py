@@ -6,7 +6,7 @@ views only read the forms and say what happened. A step that no longer applies (
 receptionist was faster) is a message on the page, never an error page.
 """
 
-from datetime import date, datetime
+from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from workshop import visit
 from workshop.access import StaffRequest, get_appointment, staff_access
 from workshop.forms import ArriveForm, CancelForm, MoveForm
-from workshop.models import Appointment, CheckInItem, Review
+from workshop.models import Appointment, CheckInItem
 from workshop.views import _changed, _dialog, _done, _posted
 
 Status = Appointment.Status
@@ -36,51 +36,6 @@ DIALOGS = {
     "move": (pgettext_lazy("visit step", "Move the appointment"), "move_form"),
     "cancel": (pgettext_lazy("visit step", "Cancel the appointment"), "cancel_form"),
 }
-
-
-# --- What the appointment page shows about the visit -------------------------------------
-
-PART_OF_DAY = {
-    "morning": pgettext_lazy("part of day", "morning"),
-    "afternoon": pgettext_lazy("part of day", "afternoon"),
-}
-
-
-def preferred_days(item: CheckInItem) -> list[tuple[date, str]]:
-    """A date request's days and parts of the day, in the staff's language."""
-    days = []
-    for wish in item.preferred_days or []:
-        try:
-            day = date.fromisoformat(wish.get("day", ""))
-        except (AttributeError, ValueError):
-            continue
-        days.append((day, str(PART_OF_DAY.get(wish.get("part", ""), ""))))
-    return days
-
-
-def visit_context(appointment: Appointment, items: list[CheckInItem]) -> dict:
-    """The visit section: the state, what staff may do now, the customer's history."""
-    now = timezone.now()
-    try:
-        stars = appointment.review.stars  # loaded with the appointment (`get_appointment`)
-    except Review.DoesNotExist:
-        stars = 0
-    for item in items:
-        # Read off the items by the page's template; not model fields.
-        if item.kind == CheckInItem.Kind.DATE_REQUEST:
-            item.wishes = preferred_days(item)  # type: ignore[attr-defined]
-        elif item.kind == CheckInItem.Kind.LOW_RATING:
-            item.stars = stars  # type: ignore[attr-defined]
-    allowed = visit.steps(appointment, now)
-    return {
-        "visit_steps": allowed,
-        "visit_waiting": visit.is_waiting_for_arrival(appointment, now),
-        "visit_late": visit.is_late(appointment, now),
-        "many_moves": appointment.moves >= visit.MANY_MOVES,
-        "next_move": appointment.moves + 1,
-        "history": visit.customer_history(appointment),
-        "cancel_reason": _(appointment.cancel_reason) if appointment.cancel_reason else "",
-    }
 
 
 # --- The steps ---------------------------------------------------------------------------
@@ -147,7 +102,7 @@ def visit_step(request: StaffRequest, pk: int, step: str) -> HttpResponse:
             .first()
         )
         context["date_request"] = request_item
-        context["wishes"] = preferred_days(request_item) if request_item else []
+        context["wishes"] = visit.preferred_days(request_item) if request_item else []
     return _dialog(
         request, access, appointment, title=str(title), form_partial=partial, context=context
     )

@@ -147,7 +147,7 @@ def test_an_answer_closes_as_resolved_with_the_note_on_the_timeline():
 
 
 def test_a_wrong_number_closes_and_flags_the_phone_until_it_changes():
-    from followups.views import phone_flagged
+    from followups.reading import phone_flagged
 
     case = follow_up()
     log_attempt(case, Outcome.WRONG_NUMBER, "a bakery", UserFactory(), now=monday())
