@@ -47,8 +47,13 @@ STEPS: dict[str, frozenset[str]] = {
 NO_SHOW_WINDOW = timedelta(hours=24)
 # Moving an appointment this many times already: the receptionist is warned.
 MANY_MOVES = 2
-# The parts of the day a customer can ask for, when they ask for another date.
-DAY_PARTS = ("morning", "afternoon")
+# The parts of the day a customer can ask for, when they ask for another date, in the
+# words staff read them in after a day ("Tuesday 8 December, morning").
+PART_OF_DAY = {
+    "morning": pgettext_lazy("part of day", "morning"),
+    "afternoon": pgettext_lazy("part of day", "afternoon"),
+}
+DAY_PARTS = tuple(PART_OF_DAY)
 MAX_PREFERRED_DAYS = 3
 
 # Why a message written before a step is not sent: kept in English in `Message.error`,
@@ -124,11 +129,6 @@ def customer_history(appointment: Appointment) -> History:
 
 
 # --- What the appointment page shows about the visit -------------------------------------
-
-PART_OF_DAY = {
-    "morning": pgettext_lazy("part of day", "morning"),
-    "afternoon": pgettext_lazy("part of day", "afternoon"),
-}
 
 
 def preferred_days(item: CheckInItem) -> list[tuple[date, str]]:
