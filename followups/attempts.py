@@ -213,19 +213,16 @@ def _tell_we_tried(follow_up: FollowUp, now: datetime) -> None:
     appointment = Appointment.objects.select_related(
         "dealership", "customer", "vehicle", "checkin"
     ).get(pk=follow_up.appointment_id)
-    channels = appointment.customer.channels_to_try()
     follow_up.tried_message_at = now
-    if not channels:
-        return
-    message = compose.build_message(
+    message = compose.build_preferred(
         appointment,
         Purpose.FOLLOWUP_TRIED,
-        channels[0],
         now=now,
         overrides=compose.overrides_for([appointment.dealership_id]),
     )
-    message.save()
-    compose.enqueue([message])
+    if message is not None:
+        message.save()
+        compose.enqueue([message])
 
 
 def sweep_missed_call_backs(now: datetime | None = None) -> int:

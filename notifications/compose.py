@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -75,6 +76,17 @@ def build_message(
         queued_at=now,
         fallback_for=fallback_for,
     )
+
+
+def build_preferred(
+    appointment: Appointment, purpose: str, *, now: datetime, **kwargs: Any
+) -> Message | None:
+    """`build_message` by the customer's preferred channel, or their other one when we
+    may not use it (`Customer.channels_to_try`); None when we may use neither."""
+    usable = appointment.customer.channels_to_try()
+    if not usable:
+        return None
+    return build_message(appointment, purpose, usable[0], now=now, **kwargs)
 
 
 def rerender(message: Message, appointment: Appointment, confirmation=None) -> None:

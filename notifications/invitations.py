@@ -261,15 +261,11 @@ def dispatch_due_confirmation_requests(now: datetime | None = None) -> list[Mess
 def _write_confirmation_requests(
     appointments: list[Appointment], now: datetime, overrides
 ) -> list[Message]:
-    messages = []
-    for appointment in appointments:
-        usable = appointment.customer.channels_to_try()
-        if usable:
-            messages.append(
-                compose.build_message(
-                    appointment, Purpose.CONFIRM_REQUEST, usable[0], now=now, overrides=overrides
-                )
-            )
+    built = (
+        compose.build_preferred(appointment, Purpose.CONFIRM_REQUEST, now=now, overrides=overrides)
+        for appointment in appointments
+    )
+    messages = [message for message in built if message is not None]
     Message.objects.bulk_create(messages)
     compose.enqueue(messages)
     return messages

@@ -184,20 +184,17 @@ def confirm_bookings(appointment_ids: Sequence[int], now: datetime | None = None
         if wants_confirmation(appointment, now)
     ]
     overrides = compose.overrides_for({a.dealership_id for a in appointments})
-    messages = []
-    for appointment in appointments:
-        # New: the customer has not written about it, so their preferred channel.
-        usable = appointment.customer.channels_to_try()
-        if usable:
-            messages.append(
-                compose.build_message(
-                    appointment,
-                    Purpose.BOOKED,
-                    usable[0],
-                    now=send_at(appointment, Purpose.BOOKED, now),
-                    overrides=overrides,
-                )
-            )
+    # New: the customer has not written about it, so their preferred channel.
+    built = (
+        compose.build_preferred(
+            appointment,
+            Purpose.BOOKED,
+            now=send_at(appointment, Purpose.BOOKED, now),
+            overrides=overrides,
+        )
+        for appointment in appointments
+    )
+    messages = [message for message in built if message is not None]
     if messages:
         Message.objects.bulk_create(messages)
         compose.enqueue(messages)

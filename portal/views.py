@@ -26,6 +26,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from notifications import invitations
+from portal import visit_pages
 from portal.decorators import (
     LANGUAGE_CODES,
     PortalRequest,
@@ -81,29 +82,23 @@ def page(
     """A step page with what every step shows: branding, progress, back and next.
 
     Pass the `answers` the page read, if it read them: they also tell what is unsent."""
-    appointment = checkin.appointment
     step = step or template
     index = STEP_NAMES.index(step) if step in STEP_NAMES else len(STEPS) - 1
     return TemplateResponse(
         request,
         f"portal/{template}" if ".html" in template else f"portal/{template}.html",
-        {
-            "checkin": checkin,
-            "token": checkin.token,
-            "appointment": appointment,
-            "dealership": appointment.dealership,
-            "customer": appointment.customer,
-            "vehicle": appointment.vehicle,
-            "step": STEPS[index],
-            "step_number": index + 1,
-            "step_count": len(STEPS),
-            "steps": [(i < index, i == index) for i in range(len(STEPS))],
-            "back_url": step_url(checkin, STEP_NAMES[index - 1]) if index else "",
-            "next_url": step_url(checkin, STEP_NAMES[index + 1]) if index < len(STEPS) - 1 else "",
-            "current_step": step,
-            "has_unsent": answers.has_unsent if answers else flow.has_unsent_answers(checkin),
+        visit_pages.context(
+            checkin,
+            step=STEPS[index],
+            step_number=index + 1,
+            step_count=len(STEPS),
+            steps=[(i < index, i == index) for i in range(len(STEPS))],
+            back_url=step_url(checkin, STEP_NAMES[index - 1]) if index else "",
+            next_url=step_url(checkin, STEP_NAMES[index + 1]) if index < len(STEPS) - 1 else "",
+            current_step=step,
+            has_unsent=answers.has_unsent if answers else flow.has_unsent_answers(checkin),
             **(context or {}),
-        },
+        ),
         status=status,
     )
 

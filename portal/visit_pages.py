@@ -45,6 +45,7 @@ def link_has_expired(appointment: Appointment, now: datetime | None = None) -> b
 
 
 def context(checkin: OnlineCheckIn, **more: object) -> dict:
+    """What every page behind the link shows (the check-in's steps add their own)."""
     appointment = checkin.appointment
     return {
         "checkin": checkin,
