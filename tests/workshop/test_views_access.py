@@ -1,6 +1,6 @@
 """Who sees what on the staff pages: a login, one's own dealerships, one's role; else 404."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.urls import reverse
@@ -152,8 +152,10 @@ def test_mechanics_get_shared_media_and_nothing_else(client, mechanic, dealershi
 def test_mechanics_move_between_days_and_open_any_days_job(
     client, mechanic, dealership, media_root
 ):
+    # Ten o'clock tomorrow in the dealership's time zone, whatever the hour of the run.
+    day_after = timezone.localdate(timezone=dealership.tz) + timedelta(days=1)
     tomorrow = AppointmentFactory(
-        dealership=dealership, starts_at=timezone.now() + timedelta(days=1, hours=1)
+        dealership=dealership, starts_at=datetime.combine(day_after, time(10), dealership.tz)
     )
     remark = open_remark(tomorrow, subject="Rattle in the dashboard")
     flow.share_item(remark, UserFactory(), visible=True)
