@@ -502,6 +502,9 @@ SESSION_COOKIE_AGE = STAFF_SESSION_HOURS * 60 * 60
 # top of the 104-bit secret. Generous, as customers behind one carrier NAT share an address.
 PORTAL_REQUESTS_PER_MINUTE = env_int("PORTAL_REQUESTS_PER_MINUTE", 120, minimum=1)
 RATELIMIT_VIEW = "portal.views.rate_limited"
+# Welcome pages each web process keeps per version of their rows (portal.kept_pages;
+# about 10 KB each, PostgreSQL only); 0 keeps none.
+PORTAL_KEPT_PAGES = env_int("PORTAL_KEPT_PAGES", 1000, minimum=0)
 # The client address as django-axes finds it (TRUSTED_PROXY_COUNT), so both agree behind a proxy.
 RATELIMIT_IP_META_KEY = AXES_CLIENT_IP_CALLABLE
 # Limits on what customers send with a remark.

@@ -4,7 +4,8 @@
 malformed, unknown or wrong token all get the same "link not valid" page), shows where
 the visit is (`portal.visit_pages`: arrived, ready, the rating, rebooking, or "closed")
 once the appointment started, speaks the customer's language, and marks every
-response private: not indexed, not stored, no referrer.
+response private: not indexed, not stored, no referrer. The welcome page is served
+again while the rows it shows are unchanged (`portal.kept_pages`).
 """
 
 from collections.abc import Callable
@@ -20,12 +21,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django_ratelimit.decorators import ratelimit
 
 from config.htmx import HtmxHttpRequest
-from portal import visit_pages, visits
+from portal import kept_pages, visit_pages, visits
+from portal.languages import page_language
 from portal.tokens import find_checkin
 from workshop.checkin import record_opened
-from workshop.models import Appointment, OnlineCheckIn
-
-LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
+from workshop.models import Appointment
 
 PortalView = Callable[..., HttpResponseBase]
 
@@ -57,23 +57,13 @@ def from_own_site(request: HttpRequest) -> bool:
     return request.headers.get("Sec-Fetch-Site", "same-origin") in _OWN_SITE
 
 
-def language_session_key(checkin: OnlineCheckIn) -> str:
-    return f"portal-language-{checkin.pk}"
-
-
-def page_language(request: HttpRequest, checkin: OnlineCheckIn) -> str:
-    """The language chosen on this link, else the customer's, else the dealership's."""
-    chosen = request.session.get(language_session_key(checkin))
-    for language in (chosen, checkin.appointment.customer.language):
-        if language in LANGUAGE_CODES:
-            return language
-    return checkin.appointment.dealership.language
-
-
 def portal_view(
-    view: PortalView, *, until_closed: bool = False, always_open: bool = False
+    view: PortalView, *, until_closed: bool = False, always_open: bool = False, kept: bool = False
 ) -> Callable[..., HttpResponseBase]:
     """Wraps a view taking (request, checkin, ...) in place of (request, token, ...).
+
+    `kept`: the page is served again while the rows it shows are unchanged
+    (`portal.kept_pages`; the welcome page).
 
     Exempt from Django's CSRF check, on purpose: the secret in the URL is the only
     credential here (no cookie carries any authority), so a forged post would need the
@@ -90,10 +80,16 @@ def portal_view(
     def wrapped(request: PortalRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method not in SAFE_METHODS and not from_own_site(request):
             return make_private(HttpResponseForbidden())
+        kept_page = kept_pages.look_up(request, token) if kept else None
+        if kept_page and kept_page.content is not None:
+            return make_private(kept_page.response(request))
         checkin = find_checkin(token, with_unsent=request.method in SAFE_METHODS)
         if checkin is None:
             return make_private(TemplateResponse(request, "portal/invalid.html", status=404))
-        language = page_language(request, checkin)
+        appointment = checkin.appointment
+        language = page_language(
+            request, checkin, appointment.customer.language, appointment.dealership.language
+        )
         request.LANGUAGE_CODE = language
         # The customer's language, and every time in the dealership's local time; the
         # page is rendered inside, so neither outlives this request.
@@ -130,6 +126,8 @@ def portal_view(
                 visits.remember_page(request, response, checkin)
             if isinstance(response, TemplateResponse):
                 response.render()
+            if kept_page and not closed:
+                kept_page.keep(response)
         return make_private(response)
 
     return wrapped
@@ -139,6 +137,11 @@ def portal_view_until_closed(view: PortalView) -> Callable[..., HttpResponseBase
     """`portal_view` for a page that stays open after the appointment started, until
     it is done, cancelled or a no-show: the conversation."""
     return portal_view(view, until_closed=True)
+
+
+def portal_view_kept(view: PortalView) -> Callable[..., HttpResponseBase]:
+    """`portal_view` for the welcome page, kept per version of its rows (`portal.kept_pages`)."""
+    return portal_view(view, kept=True)
 
 
 def portal_view_always(view: PortalView) -> Callable[..., HttpResponseBase]:

@@ -16,11 +16,15 @@ _TOKEN = re.compile(rf"[A-Za-z0-9_-]{{{TOKEN_LENGTH}}}")
 _DUMMY_VERIFIER = "x" * (TOKEN_LENGTH - SELECTOR_LENGTH)
 
 
+def is_well_formed(token: str) -> bool:
+    return bool(_TOKEN.fullmatch(token or ""))
+
+
 def find_checkin(token: str, *, with_unsent: bool = False) -> OnlineCheckIn | None:
     """The check-in with its appointment, dealership, customer and vehicle, in one query;
     `with_unsent` adds whether there are answers not sent yet (`has_unsent`), for a
     request that changes none (a POST may, after the check-in was read)."""
-    if not _TOKEN.fullmatch(token or ""):
+    if not is_well_formed(token):
         token = "!" * TOKEN_LENGTH  # looked up like any other, matches nothing
     selector, verifier = token[:SELECTOR_LENGTH], token[SELECTOR_LENGTH:]
     found = OnlineCheckIn.objects.select_related(

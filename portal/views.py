@@ -28,15 +28,15 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from notifications import invitations
 from portal import visit_pages
 from portal.decorators import (
-    LANGUAGE_CODES,
     PortalRequest,
-    language_session_key,
     make_private,
     portal_view,
     portal_view_always,
+    portal_view_kept,
 )
 from portal.forms import ContactForm, RemarkForm, ServicesForm
 from portal.ics import appointment_ics
+from portal.languages import LANGUAGE_CODES, language_session_key
 from portal.theme import theme_css
 from workshop import checkin as flow
 from workshop.answers import Answers, read_answers
@@ -127,7 +127,7 @@ def summary(answers: Answers, *, sent: bool = False) -> dict:
 # --- steps -----------------------------------------------------------------------
 
 
-@portal_view
+@portal_view_kept
 @require_safe
 def welcome(request: PortalRequest, checkin: OnlineCheckIn) -> HttpResponse:
     return page(request, checkin, "welcome")

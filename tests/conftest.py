@@ -278,6 +278,20 @@ def celery_worker_process(transactional_db):
 
 
 @pytest.fixture(autouse=True)
+def _pages_kept_only_with_commits(request, settings):
+    """A kept welcome page is known by its rows' versions, which move with each
+    committed transaction (`portal.kept_pages`). A test on `db` writes everything in
+    one transaction, so it keeps none; tests that commit (`transactional_db`, live
+    servers) keep pages as production does."""
+    marker = request.node.get_closest_marker("django_db")
+    commits = "transactional_db" in request.fixturenames or (
+        marker is not None and marker.kwargs.get("transaction", False)
+    )
+    if not commits:
+        settings.PORTAL_KEPT_PAGES = 0
+
+
+@pytest.fixture(autouse=True)
 def _no_tasks_left_behind():
     """Tasks a test published and nobody ran are dropped when it ends, so the next
     test's worker does not spend its time on them."""
