@@ -171,7 +171,9 @@ def main() -> None:
     server = start_server(args.port, args.workers, args.threads)
     try:
         wait_until_up(bare)
-        size = len(get(page))  # the first visit records the opening; later ones are reads
+        size = len(
+            get(page)
+        )  # rendered and kept (portal.kept_pages); later ones are served from it
         for _ in range(20):  # every thread's connections open, templates loaded
             get(page)
             get(bare)
@@ -179,6 +181,12 @@ def main() -> None:
             f"gunicorn: {args.workers} worker(s) x {args.threads} thread(s); "
             f"ab: -c {args.concurrency}, {args.page_requests} page / {args.bare_requests} bare "
             f"requests a run; welcome page {size / 1024:.1f} KB gzipped"
+        )
+        kept = os.environ.get("PORTAL_KEPT_PAGES", "1000")
+        postgres = os.environ["DATABASE_URL"].startswith("postgres")
+        print(
+            f"Kept welcome pages (portal.kept_pages): {kept if postgres else 'none on SQLite'}"
+            " (PORTAL_KEPT_PAGES=0 renders every request)"
         )
         pages, bares = [], []
         for run in range(args.runs):

@@ -221,7 +221,7 @@ def test_the_list_runs_the_same_queries_for_200_appointments_as_for_2(
     assert rows_shown(small.content) == 2
 
 
-def test_a_day_of_200_rows_stays_under_60_kb(staff_client, dealership):
+def test_a_day_of_200_rows_stays_under_60_kb(client, receptionist, dealership):
     """A busy day as reception sees it at 11:00: a few answers to handle, a third
     answered, invitations in every state; the morning's cars arrived (a few of them
     ready, one late), a few not come yet, the rest booked with their "Arrived" button."""
@@ -253,7 +253,9 @@ def test_a_day_of_200_rows_stays_under_60_kb(staff_client, dealership):
             invitation_status=statuses[n % len(statuses)]
         )
     with time_machine.travel(eleven, tick=False):
-        body = staff_client.get(LIST).content
+        # Signed in at 11:00: a session signed in just after midnight ends before then.
+        client.force_login(receptionist)
+        body = client.get(LIST).content
     assert rows_shown(body) == 200
     assert body.count(b"<button name=a ") > 100  # the booked ones, to mark arrived
     assert b"vs-late" in body
