@@ -177,7 +177,7 @@ _cache_url = env_url("CACHE_URL", schemes=("redis", "rediss"))
 if _cache_url:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": _cache_url,
         }
     }
