@@ -3,8 +3,8 @@ from arrived to ready to collected from the list (on a tablet) and the appointme
 
 import os
 import re
+from datetime import datetime, timedelta
 from datetime import time as clock
-from datetime import timedelta
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -117,8 +117,6 @@ def test_a_receptionist_moves_an_appointment_with_a_note(live_server, page: Page
 def test_the_outbox_holds_the_moved_message_with_the_new_date(
     live_server, page: Page, desk, settings, eager_tasks
 ):
-    # PENDING visitcore: `visit.tell()` writes the customer's messages on another branch;
-    # this passes once the lead merges it (here `tell` is still empty).
     settings.DEMO_MODE = True
     appointment = desk
     new_day = move_with_a_note(page, live_server, appointment)
@@ -128,6 +126,27 @@ def test_the_outbox_holds_the_moved_message_with_the_new_date(
     card = page.get_by_role("article").filter(has_text="Sofie Claes").first
     expect(card).to_contain_text(str(new_day.day))
     expect(card).to_contain_text("08:30")
+
+
+def test_the_customer_sees_the_new_time_on_reloading_the_page_they_had_open(
+    live_server, page: Page, phone_page: Page, desk
+):
+    """The welcome page is served again while unchanged (`portal.kept_pages`): a move at
+    the desk shows on the customer's next load all the same."""
+    appointment = desk
+    tz = appointment.dealership.tz
+    day = timezone.localdate(timezone=tz) + timedelta(days=2)
+    start = timezone.make_aware(datetime.combine(day, clock(14, 0)), tz)
+    Appointment.objects.filter(pk=appointment.pk).update(
+        starts_at=start, ends_at=start + timedelta(hours=1)
+    )
+    phone_page.goto(f"{live_server.url}/c/{appointment.checkin.token}/")
+    phone_page.reload()  # the same page again, unchanged
+    expect(phone_page.locator(".when-time")).to_contain_text("14:00")
+    move_with_a_note(page, live_server, appointment)
+    phone_page.reload()
+    expect(phone_page.locator(".when-time")).to_contain_text("08:30")
+    expect(phone_page.locator(".when-time")).not_to_contain_text("14:00")
 
 
 def test_arrived_ready_collected_from_the_list_and_the_page(live_server, browser: Browser, desk):

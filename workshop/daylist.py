@@ -362,11 +362,11 @@ class AppointmentList:
             shown = mine.matching(self.query)
         else:
             day = Appointment.objects.for_day(self.dealership, self.day)
-            # Not `mine.filter(...)`: with the dealership named outside the union too,
-            # the planner may read all its appointments instead of the few ids.
-            shown = Appointment.objects.filter(
-                pk__in=day.order_by().values("pk").union(pinned_ids(self.dealership))
-            )
+            # The few ids first, then their rows: given the ids as values, the planner
+            # reads each row by its key; given the union as a subquery, it hashes whole
+            # tables while they are small (twice the time at 10,000 appointments).
+            ids = day.order_by().values("pk").union(pinned_ids(self.dealership))
+            shown = Appointment.objects.filter(pk__in=[row["pk"] for row in ids])
         shown = shown.with_waiting()
         if self.filter in Filter.STATES:
             shown = shown.filter(status=Filter.STATES[self.filter])
@@ -416,18 +416,21 @@ class AppointmentList:
 
     def state_counts(self) -> list[tuple[str, str, int]]:
         """The day's appointments per visit state, and how many are late: one query."""
-        day = Appointment.objects.for_day(self.dealership, self.day)
-        counts = day.aggregate(
-            **{value: Count("pk", filter=Q(status=value)) for value in Appointment.Status.values},
-            late=Count("pk", filter=self._waiting_q() | late_q(self.now)),
+        day = Appointment.objects.for_day(self.dealership, self.day).order_by()
+        per_state = list(
+            day.values_list("status").annotate(
+                n=Count("pk"), late=Count("pk", filter=self._waiting_q() | late_q(self.now))
+            )
         )
+        counts = {status: n for status, n, _late in per_state}
+        late = sum(late for _status, _n, late in per_state)
         shown = [
             (value, str(label), counts[value])
             for value, label in Appointment.Status.choices
-            if counts[value]
+            if counts.get(value)
         ]
-        if counts["late"]:
-            shown.append(("late", gettext("Late"), counts["late"]))
+        if late:
+            shown.append(("late", gettext("Late"), late))
         return shown
 
     def values(self) -> list[tuple[Any, ...]]:

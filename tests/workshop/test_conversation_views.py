@@ -246,8 +246,8 @@ def test_the_list_runs_the_same_queries_with_conversations_waiting(
             written(appointment, f"Vraag {n}")
             if n % 2:
                 conversation.answer(loaded(appointment), Answer.NO)
-        # session, user, memberships, the list, the day's count per visit state
-        with django_assert_num_queries(5):
+        # session, user, memberships, the list's ids, its rows, the day's count per state
+        with django_assert_num_queries(6):
             response = staff_client.get(LIST)
         assert response.context["conversations_waiting"] == Message.objects.unread().count()
 

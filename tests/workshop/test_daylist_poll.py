@@ -79,8 +79,9 @@ def test_an_unchanged_list_is_answered_from_the_cache(
     staff_client, appointment, django_assert_num_queries
 ):
     url = refresh_url(staff_client, appointment)
-    # The first poll reads memberships and the list (no poll has seen it yet).
-    with django_assert_num_queries(4):
+    # The first poll reads the session, user, memberships and the list (its ids, then
+    # its fingerprint's text): no poll has seen it yet.
+    with django_assert_num_queries(5):
         assert staff_client.get(url, headers=HTMX).status_code == 204
     for _ in range(3):
         with django_assert_num_queries(0):
@@ -318,7 +319,7 @@ def test_without_a_shared_cache_every_poll_reads_the_list(
     settings.DAYLIST_POLL_CACHE = False
     url = refresh_url(staff_client, appointment)
     for _ in range(2):
-        with django_assert_num_queries(4):  # session, user, memberships, the list
+        with django_assert_num_queries(5):  # session, user, memberships, the list (ids, text)
             assert staff_client.get(url, headers=HTMX).status_code == 204
     OnlineCheckIn.objects.filter(appointment=appointment).update(invitation_status="failed")
     assert staff_client.get(url, headers=HTMX).status_code == 200
@@ -334,5 +335,5 @@ def test_a_poll_naming_another_dealership_reads_the_list(
     other = DealershipFactory()
     named_other = re.sub(r"at=\d+", f"at={other.pk}", url)
     assert named_other != url
-    with django_assert_num_queries(4):  # session, user, memberships, the list
+    with django_assert_num_queries(5):  # session, user, memberships, the list (ids, text)
         assert staff_client.get(named_other, headers=HTMX).status_code == 204
