@@ -113,9 +113,10 @@ def seed(total: int, due: int, now: datetime) -> None:
     insert = (
         series
         + "INSERT INTO workshop_appointment (dealership_id, customer_id, vehicle_id, starts_at, "
-        "ends_at, status, external_ref, confirmation, created_at, updated_at) "
+        "ends_at, status, external_ref, confirmation, cancelled_by, cancel_reason, moves, "
+        "created_at, updated_at) "
         f"SELECT %s, %s + (n %% {people}), %s + (n %% {people}), {at(start)}, "
-        f"{at(start + ' + 3600')}, {status}, 'B' || n, '', %s, %s FROM {source}"
+        f"{at(start + ' + 3600')}, {status}, 'B' || n, '', '', '', 0, %s, %s FROM {source}"
     )
     params = [total] if sqlite else []
     params += [dealership.pk, first_customer, first_vehicle, now_text, now_text, now, now]
