@@ -171,9 +171,8 @@ def main() -> None:
     server = start_server(args.port, args.workers, args.threads)
     try:
         wait_until_up(bare)
-        size = len(
-            get(page)
-        )  # rendered and kept (portal.kept_pages); later ones are served from it
+        # Rendered and kept (portal.kept_pages); the later ones are served from it.
+        size = len(get(page))
         for _ in range(20):  # every thread's connections open, templates loaded
             get(page)
             get(bare)
