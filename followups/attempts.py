@@ -10,9 +10,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
-from phonenumber_field.phonenumber import PhoneNumber
 
-from followups.calendar import Calendar, local, next_working_day
+from followups.calendar import is_working_day, local, next_working_day
 from followups.models import Attempt, FollowUp, FollowUpSettings
 from notifications import compose
 from notifications.models import Purpose
@@ -120,16 +119,16 @@ def log_attempt(
             by=by,
             at=now,
             call_back_at=call_back_at if outcome == Outcome.CALL_BACK else None,
-            phone=customer.phone.as_e164 if isinstance(customer.phone, PhoneNumber) else "",
+            phone=customer.phone_e164,
         )
         locked.attempt_count = number
-        _event(locked, attempt, AppointmentEvent.Kind.CALL_ATTEMPT, by, now)
+        _note_attempt(locked, attempt, by, now)
         if outcome in UNANSWERED:
             unanswered = locked.attempts.filter(outcome__in=UNANSWERED).count()
             if locked.tried_message_at is None:
                 _tell_we_tried(locked, now)
             if unanswered >= MAX_UNANSWERED:
-                _close(locked, Closed.NOT_REACHABLE, by, now, attempt)
+                _close(locked, Closed.NOT_REACHABLE, by, now)
             else:
                 days = FollowUpSettings.for_dealership(dealership).days_between_attempts
                 # From the time it was due (a missed call-back), else from now.
@@ -140,7 +139,7 @@ def log_attempt(
             assert call_back_at is not None
             locked.due_at, locked.is_call_back = call_back_at, True
         else:
-            _close(locked, CLOSES[Outcome(outcome)], by, now, attempt)
+            _close(locked, CLOSES[Outcome(outcome)], by, now)
         locked.save()
     follow_up.refresh_from_db()
     return attempt
@@ -152,24 +151,17 @@ def _check_call_back(follow_up: FollowUp, at: datetime | None, now: datetime) ->
     if at <= now:
         raise AttemptRefused(gettext("The call-back time has passed; choose a later one."))
     day = local(follow_up.dealership, at).date()
-    if not Calendar(follow_up.dealership, day, days=0).is_working_day(day):
+    if not is_working_day(follow_up.dealership, day):
         raise AttemptRefused(gettext("The dealership is closed that day; choose a working day."))
 
 
-def _close(follow_up: FollowUp, outcome: str, by, now: datetime, attempt: Attempt | None) -> None:
+def _close(follow_up: FollowUp, outcome: str, by, now: datetime) -> None:
     follow_up.status, follow_up.outcome = FollowUp.Status.CLOSED, outcome
     follow_up.closed_at, follow_up.closed_by = now, by
     follow_up.is_call_back = False
     with translation.override(follow_up.dealership.language):
         detail = f"{follow_up.get_reason_display()}: {follow_up.get_outcome_display()}"
-    AppointmentEvent.objects.create(
-        appointment_id=follow_up.appointment_id,
-        at=now,
-        kind=AppointmentEvent.Kind.FOLLOW_UP_CLOSED,
-        actor=AppointmentEvent.Actor.STAFF if by else AppointmentEvent.Actor.SYSTEM,
-        user=by,
-        detail=detail,
-    )
+    follow_up.note(AppointmentEvent.Kind.FOLLOW_UP_CLOSED, by, now, detail)
 
 
 def close_follow_up(follow_up: FollowUp, by, note: str = "", now: datetime | None = None) -> bool:
@@ -183,26 +175,20 @@ def close_follow_up(follow_up: FollowUp, by, note: str = "", now: datetime | Non
         )
         if not locked.is_open:
             return False
-        _close(locked, Closed.CANCELLED, by, now, None)
+        _close(locked, Closed.CANCELLED, by, now)
         locked.save()
     follow_up.refresh_from_db()
     return True
 
 
-def _event(follow_up: FollowUp, attempt: Attempt, kind: str, by, now: datetime) -> None:
+def _note_attempt(follow_up: FollowUp, attempt: Attempt, by, now: datetime) -> None:
     with translation.override(follow_up.dealership.language):
         what = f"{attempt.number}. {attempt.get_outcome_display()}"
         if attempt.call_back_at:
             at = local(follow_up.dealership, attempt.call_back_at)
             what += f" ({at:%Y-%m-%d %H:%M})"
-    AppointmentEvent.objects.create(
-        appointment_id=follow_up.appointment_id,
-        at=now,
-        kind=kind,
-        actor=AppointmentEvent.Actor.STAFF if by else AppointmentEvent.Actor.SYSTEM,
-        user=by,
-        detail="\n".join(filter(None, [what, attempt.note])),
-    )
+    detail = "\n".join(filter(None, [what, attempt.note]))
+    follow_up.note(AppointmentEvent.Kind.CALL_ATTEMPT, by, now, detail)
 
 
 def _tell_we_tried(follow_up: FollowUp, now: datetime) -> None:

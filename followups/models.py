@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from workshop.models import LANGUAGE_CHOICES, Appointment, Dealership
+from workshop.models import LANGUAGE_CHOICES, Appointment, AppointmentEvent, Dealership
 
 
 class ClosingDay(models.Model):
@@ -263,6 +263,18 @@ class FollowUp(models.Model):
     def is_escalated(self, threshold_hours: int, now: datetime) -> bool:
         return self.is_open and (
             self.priority == Priority.URGENT or self.due_at < now - timedelta(hours=threshold_hours)
+        )
+
+    def note(self, kind: str, by, at: datetime, detail: str) -> None:
+        """A line about this follow-up on the appointment's timeline, by the staff member
+        `by` or, without one, the system."""
+        AppointmentEvent.objects.create(
+            appointment_id=self.appointment_id,
+            at=at,
+            kind=kind,
+            actor=AppointmentEvent.Actor.STAFF if by else AppointmentEvent.Actor.SYSTEM,
+            user=by,
+            detail=detail,
         )
 
 

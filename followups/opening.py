@@ -63,13 +63,11 @@ def open_follow_up(
                 created_at=now,
                 due_at=first_working_moment(dealership, now),
             )
-            AppointmentEvent.objects.create(
-                appointment=appointment,
-                at=now,
-                kind=AppointmentEvent.Kind.FOLLOW_UP_OPENED,
-                actor=AppointmentEvent.Actor.STAFF if by else AppointmentEvent.Actor.SYSTEM,
-                user=by,
-                detail=" · ".join(filter(None, [str(Reason(reason).label), about])),
+            follow_up.note(
+                AppointmentEvent.Kind.FOLLOW_UP_OPENED,
+                by,
+                now,
+                " · ".join(filter(None, [str(Reason(reason).label), about])),
             )
     except IntegrityError:
         return FollowUp.objects.open().get(appointment=appointment, reason=reason)

@@ -1,7 +1,6 @@
 """What the appointment page shows of its follow-up calls (`workshop.views` reads it)."""
 
 from django.db.models import Prefetch
-from phonenumber_field.phonenumber import PhoneNumber
 
 from followups.models import Attempt, FollowUp
 from workshop.models import Appointment, Customer
@@ -9,7 +8,7 @@ from workshop.models import Appointment, Customer
 
 def phone_flagged(customer: Customer, attempts: list[Attempt]) -> bool:
     """A call found the customer's current number wrong: it needs correcting."""
-    phone = customer.phone.as_e164 if isinstance(customer.phone, PhoneNumber) else ""
+    phone = customer.phone_e164
     return bool(phone) and any(
         a.outcome == Attempt.Outcome.WRONG_NUMBER and a.phone == phone for a in attempts
     )

@@ -131,14 +131,15 @@ def calls(request: StaffRequest) -> HttpResponse:
     settings = FollowUpSettings.for_dealership(dealership)
     filters = Filters.of(request.GET)
     rows = list(to_call(dealership, filters, settings, now)[: PAGE_SIZE + 1])
+    more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
     threshold = settings.escalate_after_hours
     is_manager = access.membership.role == Role.MANAGER
     for row in rows:
         row.due = row.is_due(now)  # type: ignore[attr-defined]
         row.escalated = row.is_escalated(threshold, now)  # type: ignore[attr-defined]
     context = {
-        "rows": rows[:PAGE_SIZE],
-        "more": len(rows) > PAGE_SIZE,
+        "rows": rows,
+        "more": more,
         "filters": filters,
         "here": filters.query(),
         "is_manager": is_manager,
@@ -154,7 +155,7 @@ def calls(request: StaffRequest) -> HttpResponse:
         "tags": list(Tag.objects.filter(dealership=dealership)),
         "assignees": list(_office_users(dealership.pk).order_by("first_name", "username")),
         "rules": rules.rules(settings),
-        "calls_due": sum(1 for row in rows if getattr(row, "due", False))
+        "calls_due": sum(1 for row in rows if row.due)  # type: ignore[attr-defined]
         if filters.status == "open"
         else None,
     }

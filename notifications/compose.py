@@ -6,7 +6,6 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from phonenumber_field.phonenumber import PhoneNumber
 
 from config.celery import publish
 from notifications import texts, transports
@@ -26,7 +25,7 @@ def overrides_for(dealership_ids: Iterable[int]) -> dict[OverrideKey, MessageTex
 
 def address_for(customer: Customer, channel: str) -> str:
     if channel == Channel.SMS:
-        return customer.phone.as_e164 if isinstance(customer.phone, PhoneNumber) else ""
+        return customer.phone_e164
     return customer.email
 
 

@@ -456,8 +456,7 @@ def _follow_up(
     if message.is_visit_news:
         still_news = appointment.status in VISIT_PURPOSES[message.purpose]
     else:
-        still_news = appointment.status == Appointment.Status.SCHEDULED
-        still_news = still_news and appointment.starts_at > now
+        still_news = appointment.is_upcoming(now)
     if still_news:
         tried = _channels_tried(message)
         remaining = [c for c in appointment.customer.channels_to_try() if c not in tried]

@@ -9,11 +9,7 @@ from workshop.models import Appointment, Dealership
 
 def window_open(dealership: Dealership, now: datetime) -> bool:
     """Inside the dealership's sending hours, on one of its sending days, locally."""
-    local = now.astimezone(dealership.tz)
-    return (
-        dealership.sends_on(local.date())
-        and dealership.sending_starts <= local.time().replace(tzinfo=None) < dealership.sending_ends
-    )
+    return dealership.in_sending_hours(now)
 
 
 def next_sending_time(dealership: Dealership, now: datetime) -> datetime:

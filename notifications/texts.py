@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from babel.dates import format_date
 from django.conf import settings
-from django.template import Context, Engine, TemplateDoesNotExist
+from django.template import Context, Engine
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.text import format_lazy
@@ -159,8 +159,11 @@ def language_for(appointment: Appointment) -> str:
 
 def short_date(appointment: Appointment, language: str) -> str:
     """Fixed width for the SMS budget: 24/11 (24.11. in German)."""
-    start = appointment.local_start
-    return start.strftime("%d.%m.") if language == "de" else start.strftime("%d/%m")
+    return _short_day(appointment.local_start, language)
+
+
+def _short_day(moment: datetime, language: str) -> str:
+    return moment.strftime("%d.%m.") if language == "de" else moment.strftime("%d/%m")
 
 
 def long_date(appointment: Appointment, language: str) -> str:
@@ -214,8 +217,7 @@ def ready_time(appointment: Appointment, at: datetime | None, language: str) -> 
     arrived = (appointment.arrived_at or at).astimezone(appointment.dealership.tz)
     if local.date() == arrived.date():
         return local.strftime("%H:%M")
-    day = local.strftime("%d.%m.") if language == "de" else local.strftime("%d/%m")
-    return f"{day} {local.strftime('%H:%M')}"
+    return f"{_short_day(local, language)} {local.strftime('%H:%M')}"
 
 
 def visit_values(appointment: Appointment, language: str) -> dict[str, str]:
@@ -273,14 +275,7 @@ def fill(text: str, values: Mapping[str, str]) -> str:
 
 def template_name(purpose: str, channel: str, language: str) -> str:
     extension = "txt" if channel == Channel.SMS else "html"
-    name = f"notifications/{purpose}/{channel}.{language}.{extension}"
-    if language != LANGUAGES[0] and purpose in VISIT_PURPOSES:
-        # The visit's texts ship in English first; a language gets its own file later.
-        try:
-            Engine.get_default().get_template(name)
-        except TemplateDoesNotExist:
-            return template_name(purpose, channel, LANGUAGES[0])
-    return name
+    return f"notifications/{purpose}/{channel}.{language}.{extension}"
 
 
 def _render_template(name: str, context: Mapping[str, object], *, autoescape: bool) -> str:

@@ -114,7 +114,7 @@ def tell(appointment: Appointment, step: str, now: datetime, **facts: str) -> Me
         Purpose.CANCEL_ACK,
         Purpose.NO_SHOW,
     ):
-        withdraw(appointment, OLD_TIMES, SUPERSEDED)
+        appointment.withdraw_queued(OLD_TIMES, SUPERSEDED)
     channel = channel_for(appointment)
     if channel is None:
         log.info("Appointment %s: no channel to tell the customer %s", appointment.pk, step)
@@ -132,15 +132,6 @@ def tell(appointment: Appointment, step: str, now: datetime, **facts: str) -> Me
     message.save()
     compose.enqueue([message])
     return message  # the list shows the step, which tells it (`workshop.visit`)
-
-
-def withdraw(appointment: Appointment, purposes: Sequence[str], reason: str) -> int:
-    return Message.objects.filter(
-        appointment=appointment,
-        direction=Message.Direction.OUT,
-        status=Message.Status.QUEUED,
-        purpose__in=list(purposes),
-    ).update(status=Message.Status.CANCELLED, error=reason)
 
 
 def facts_for(message: Message, appointment: Appointment) -> dict[str, str]:

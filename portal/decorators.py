@@ -83,7 +83,9 @@ def portal_view(
         kept_page = kept_pages.look_up(request, token) if kept else None
         if kept_page and kept_page.content is not None:
             return make_private(kept_page.response(request))
-        checkin = find_checkin(token, with_unsent=request.method in SAFE_METHODS)
+        checkin = find_checkin(
+            token, with_unsent=request.method in SAFE_METHODS, with_versions=kept_page is not None
+        )
         if checkin is None:
             return make_private(TemplateResponse(request, "portal/invalid.html", status=404))
         appointment = checkin.appointment
@@ -127,7 +129,7 @@ def portal_view(
             if isinstance(response, TemplateResponse):
                 response.render()
             if kept_page and not closed:
-                kept_page.keep(response)
+                kept_page.keep(response, checkin)
         return make_private(response)
 
     return wrapped

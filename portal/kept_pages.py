@@ -11,8 +11,8 @@ this version of the row), whatever wrote it: a form, a conditional UPDATE, the D
 import, a data migration. So those five `xmin`s and "unsent?" name exactly what the
 page shows. One plain query reads them with the link's verifier (no ORM compiling, no
 model instances): a page rendered for the same versions, address and language is
-served again; any other is rendered as usual and kept. The versions are read before
-the page's data, so a page is never kept under an older version than it shows.
+served again; any other is rendered as usual and kept under the versions read in the
+same query as its data, so a page is kept under the versions of exactly what it shows.
 
 Not kept: anything but a plain GET, a page with a one-time message on it, the request
 that records the first opening (`portal.visits`), and everything on SQLite (which has
@@ -34,23 +34,31 @@ from django.http.response import HttpResponseBase
 
 from portal import visits
 from portal.languages import page_language
-from portal.tokens import SELECTOR_LENGTH, is_well_formed
+from portal.tokens import ROW_VERSIONS, SELECTOR_LENGTH, is_well_formed
 from workshop.models import Appointment, CheckInItem, OnlineCheckIn
 
 # The link's verifier, what decides whether the page is open and in which language,
-# and the versions of what the page shows.
-VERSION_SQL = """
-SELECT c.id, c.link_verifier, c.opened_at, a.status, a.starts_at, cu.language, d.language,
-       concat_ws('.', c.xmin, a.xmin, d.xmin, cu.xmin, v.xmin),
-       EXISTS (SELECT 1 FROM workshop_checkinitem i WHERE i.checkin_id = c.id AND i.state = %s)
-FROM workshop_onlinecheckin c
-JOIN workshop_appointment a ON a.id = c.appointment_id
-JOIN workshop_dealership d ON d.id = a.dealership_id
-JOIN workshop_customer cu ON cu.id = a.customer_id
-JOIN workshop_vehicle v ON v.id = a.vehicle_id
-WHERE c.link_selector = %s
-"""
-UNSENT = CheckInItem.State.DRAFT  # as `CheckInItem.objects.unsent()`
+# and the versions of what the page shows: the rows `find_checkin` reads, and whether an
+# answer is unsent (as `CheckInItem.objects.unsent()` says).
+VERSION_SQL = f"""
+SELECT workshop_onlinecheckin.id, workshop_onlinecheckin.link_verifier,
+       workshop_onlinecheckin.opened_at, workshop_appointment.status,
+       workshop_appointment.starts_at, workshop_customer.language, workshop_dealership.language,
+       {ROW_VERSIONS},
+       EXISTS (SELECT 1 FROM workshop_checkinitem i
+               WHERE i.checkin_id = workshop_onlinecheckin.id AND i.state = %s)
+FROM workshop_onlinecheckin
+JOIN workshop_appointment ON workshop_appointment.id = workshop_onlinecheckin.appointment_id
+JOIN workshop_dealership ON workshop_dealership.id = workshop_appointment.dealership_id
+JOIN workshop_customer ON workshop_customer.id = workshop_appointment.customer_id
+JOIN workshop_vehicle ON workshop_vehicle.id = workshop_appointment.vehicle_id
+WHERE workshop_onlinecheckin.link_selector = %s
+"""  # noqa: S608 - constant text; the values are parameters
+UNSENT = CheckInItem.State.DRAFT
+
+
+def _version(row_versions: str, has_unsent: bool) -> str:
+    return f"{row_versions}.{int(has_unsent)}"
 
 
 class _Key(NamedTuple):
@@ -104,9 +112,12 @@ class KeptPage:
         visits.remember_page(request, response, self.checkin)
         return response
 
-    def keep(self, response: HttpResponseBase) -> None:
+    def keep(self, response: HttpResponseBase, checkin: OnlineCheckIn) -> None:
+        """Keeps the page rendered from `checkin`, read `with_versions` and `with_unsent`:
+        under the versions of what it shows, read with it in one query."""
         if response.status_code == 200 and isinstance(response, HttpResponse):
-            pages.put(self.key, response.content)
+            version = _version(checkin.row_versions, checkin.has_unsent)  # type: ignore[attr-defined]
+            pages.put(self.key._replace(version=version), response.content)
 
 
 def look_up(request: HttpRequest, token: str) -> KeptPage | None:
@@ -137,5 +148,5 @@ def look_up(request: HttpRequest, token: str) -> KeptPage | None:
     if opened_at is None and visits.is_a_visit(request, checkin):
         return None  # the usual path records the opening
     language = page_language(request, checkin, customer_language, dealership_language)
-    key = _Key(checkin_id, request.path, language, f"{version}.{int(has_unsent)}")
+    key = _Key(checkin_id, request.path, language, _version(version, has_unsent))
     return KeptPage(key, checkin, pages.get(key))

@@ -3,6 +3,7 @@
 import posixpath
 import secrets
 import zoneinfo
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -174,6 +175,14 @@ class Dealership(models.Model):
     def sends_on(self, day: date) -> bool:
         return str(day.isoweekday()) in self.sending_days
 
+    def in_sending_hours(self, now: datetime) -> bool:
+        """Inside the sending hours, on one of the sending days, locally."""
+        local = now.astimezone(self.tz)
+        return (
+            self.sends_on(local.date())
+            and self.sending_starts <= local.time().replace(tzinfo=None) < self.sending_ends
+        )
+
     def local_day_bounds(self, day: date) -> tuple[datetime, datetime]:
         """The instants at which `day` starts and ends in the dealership's time zone.
 
@@ -313,6 +322,11 @@ class Customer(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def phone_e164(self) -> str:
+        """The mobile number as +E.164 (as an SMS goes to it); '' without one."""
+        return self.phone.as_e164 if isinstance(self.phone, PhoneNumber) else ""
 
     def can_receive(self, channel: str) -> bool:
         if channel == Channel.SMS:
@@ -622,6 +636,17 @@ class Appointment(models.Model):
     @property
     def local_end(self) -> datetime:
         return timezone.localtime(self.ends_at, self.dealership.tz)
+
+    def withdraw_queued(self, purposes: Sequence[str], reason: str) -> int:
+        """Messages to the customer for `purposes` written but not sent yet are not sent
+        any more (delivery skips them too); `reason` says why on each."""
+        # Through the reverse relation: workshop's models do not import notifications.
+        Message = self.messages.model  # type: ignore[attr-defined]
+        return self.messages.filter(  # type: ignore[attr-defined]
+            direction=Message.Direction.OUT,
+            status=Message.Status.QUEUED,
+            purpose__in=list(purposes),
+        ).update(status=Message.Status.CANCELLED, error=reason)
 
     def is_upcoming(self, now: datetime | None = None) -> bool:
         """Scheduled and not started yet: `upcoming_q` for one appointment in hand."""
@@ -1218,3 +1243,7 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"{self.appointment} {self.stars}/5"
+
+    @property
+    def is_low(self) -> bool:
+        return self.stars <= self.LOW

@@ -67,11 +67,9 @@ def local_now(dealership: Dealership, now: datetime) -> datetime:
 
 def is_due(dealership: Dealership, now: datetime) -> bool:
     """The dealership's morning has come today and its summary has not gone out yet."""
-    local = local_now(dealership, now)
     return (
-        dealership.sends_on(local.date())
-        and dealership.sending_starts <= local.time() < dealership.sending_ends
-        and dealership.summary_sent_on != local.date()
+        dealership.in_sending_hours(now)
+        and dealership.summary_sent_on != local_now(dealership, now).date()
     )
 
 

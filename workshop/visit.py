@@ -436,13 +436,13 @@ def rate(
     if appointment.status != Status.DONE or not 1 <= stars <= 5:
         return False
     with transaction.atomic():
-        _, created = Review.objects.get_or_create(
+        review, created = Review.objects.get_or_create(
             appointment=appointment,
             defaults={"stars": stars, "comment": comment, "created_at": now},
         )
         if not created:
             return False
-        if stars <= Review.LOW:
+        if review.is_low:
             _open_item(appointment, CheckInItem.Kind.LOW_RATING, now, description=comment)
             follow_ups.open_follow_up(
                 appointment, follow_ups.Reason.LOW_RATING, about=f"{stars}/5", now=now
@@ -487,17 +487,10 @@ def _handle_items(
 def _withdraw_pending(appointment: Appointment, reason: str) -> int:
     """Invitations, reminders and requests to confirm written but not yet sent are not
     sent any more (delivery also skips them when their turn comes)."""
-    # Through the reverse relation: workshop's modules do not import notifications.
-    Message = appointment.messages.model
-    return appointment.messages.filter(
-        direction=Message.Direction.OUT,
-        status=Message.Status.QUEUED,
-        purpose__in=[
-            Message.Purpose.INVITATION,
-            Message.Purpose.REMINDER,
-            Message.Purpose.CONFIRM_REQUEST,
-        ],
-    ).update(status=Message.Status.CANCELLED, error=reason)
+    Purpose = appointment.messages.model.Purpose  # type: ignore[attr-defined]  # no import of notifications
+    return appointment.withdraw_queued(
+        [Purpose.INVITATION, Purpose.REMINDER, Purpose.CONFIRM_REQUEST], reason
+    )
 
 
 def tell(appointment: Appointment, step: str, now: datetime, **facts: str) -> None:
@@ -522,7 +515,8 @@ def tell(appointment: Appointment, step: str, now: datetime, **facts: str) -> No
 def tell_booked_again(appointment: Appointment, now: datetime | None = None) -> bool:
     """The DMS booked a cancelled appointment again (`integrations.imports`): the
     customer, told it was cancelled, gets a booking confirmation, when it is for a
-    later day. Returns whether one was queued."""
+    later day. Returns whether one was due (none is queued when the customer has no
+    channel we may use)."""
     from notifications import visit_news
 
     now = now or timezone.now()

@@ -99,6 +99,27 @@ def test_a_change_to_what_the_page_shows_shows_at_once(checkin, change):
     assert reads() in welcome(client, checkin)
 
 
+def test_a_page_is_kept_under_the_versions_of_what_it_shows(checkin, rf, monkeypatch):
+    """An answer saved (or removed) between reading the versions and reading the page's
+    data: the page is kept under the versions read with its data, never the earlier ones."""
+    before = kept_pages.look_up(_request(rf, checkin), checkin.token)  # nothing unsent
+    remark = RemarkFactory(checkin=checkin, state=CheckInItem.State.DRAFT)
+    with monkeypatch.context() as interleaved:
+        interleaved.setattr(kept_pages, "look_up", lambda request, token: before)
+        assert nl("You have changes that are not sent yet.") in welcome(Client(), checkin)
+    remark.delete()  # back to the versions read first
+    assert nl("You have changes that are not sent yet.") not in welcome(Client(), checkin)
+
+
+def _request(rf, checkin, note: str = ""):
+    request = rf.get(url(checkin, "welcome"))
+    request.session = SessionStore()
+    request._messages = FallbackStorage(request)
+    if note:
+        messages.success(request, note)
+    return request
+
+
 def test_a_wrong_secret_gets_the_invalid_page_though_the_page_is_kept(checkin):
     welcome(Client(), checkin)
     wrong = checkin.link_selector + "x" * len(checkin.link_verifier)
@@ -139,16 +160,8 @@ def test_a_persons_visit_is_recorded_though_a_scanners_fetch_kept_the_page(check
 
 
 def test_a_page_with_a_one_time_message_on_it_is_not_kept(checkin, rf):
-    def request(note: str = ""):
-        request = rf.get(url(checkin, "welcome"))
-        request.session = SessionStore()
-        request._messages = FallbackStorage(request)
-        if note:
-            messages.success(request, note)
-        return request
-
-    assert kept_pages.look_up(request(), checkin.token) is not None
-    assert kept_pages.look_up(request("Saved."), checkin.token) is None
+    assert kept_pages.look_up(_request(rf, checkin), checkin.token) is not None
+    assert kept_pages.look_up(_request(rf, checkin, "Saved."), checkin.token) is None
 
 
 def test_each_process_keeps_at_most_the_configured_number(
